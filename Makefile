@@ -1,0 +1,43 @@
+# metamr_nb: every command sets up .venv itself (created if missing, reinstalled only when
+# settings.ini or setup.py change), so a fresh machine needs nothing but Python 3.11 and pip.
+SHELL   := /bin/bash
+PYTHON  ?= $(shell command -v python3.11 || command -v python3)
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.metamr-installed
+PORT    ?= 8888
+
+.PHONY: setup lab test test-slow docs readme nbs clean-nbs
+
+$(STAMP): settings.ini setup.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+# The main job: JupyterLab on the notebooks, on 127.0.0.1 with token auth (the URL with the token is printed).
+lab: setup
+	$(BIN)/jupyter lab nbs/ --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --no-browser
+
+# Everything CI runs: notebooks and module in sync, notebook tests, pytest, offline docs build.
+test: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/test.sh
+
+# The cells flagged `slow` (full-length trainings and studies) and the slow pytest tests.
+test-slow: setup
+	$(BIN)/nbdev_test --flags slow --n_workers 1
+	$(BIN)/python -m pytest tests -m slow -q
+
+# Offline docs site into _docs/ (Quarto's nbdev_docs where quarto is installed, else smalldocs).
+docs: setup
+	$(BIN)/python scripts/docs.py site
+
+# README.md from nbs/index.ipynb.
+readme: setup
+	$(BIN)/python scripts/docs.py readme
+
+# Re-execute the notebooks and save their outputs (the figures the docs site shows), then clean them.
+nbs: setup
+	$(BIN)/python scripts/run_nbs.py $(NB)
+	$(BIN)/nbdev_clean

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The test command behind `make test` and .ci/run. Expects .venv/bin first on PATH (the Makefile does that).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONHASHSEED=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg
+
+step() { printf '\n=== %s\n' "$*"; }
+
+snapshot() {  # content hash of every file under nbs/ and metamr_nb/, tracked or not
+  find nbs metamr_nb -type f -not -path '*/__pycache__/*' -not -path '*/.ipynb_checkpoints/*' \
+       -not -name nbdev.yml -not -name sidebar.yml -print0 | sort -z | xargs -0 sha1sum
+}
+
+step "1/4 notebooks and metamr_nb/ in sync (nbdev_clean + nbdev_export change nothing)"
+before=$(snapshot)
+nbdev_clean
+nbdev_export
+after=$(snapshot)
+if [ "$before" != "$after" ]; then
+  echo "FAIL: nbdev_clean/nbdev_export changed these files:"
+  diff <(echo "$before") <(echo "$after") | sed -n 's/^> [0-9a-f]*  /  /p'
+  echo "Edit the notebooks (never metamr_nb/*.py), run nbdev_export and nbdev_clean, and commit both."
+  exit 1
+fi
+if [ "${CI:-}" = "true" ]; then
+  dirty=$(git status --porcelain --untracked-files=all -- nbs metamr_nb)
+  if [ -n "$dirty" ]; then
+    echo "FAIL: in CI the clone must stay clean after nbdev_export + nbdev_clean:"; echo "$dirty"; exit 1
+  fi
+fi
+echo "ok: in sync"
+
+step "2/4 nbdev_test (cells flagged slow are skipped; make test-slow runs them)"
+nbdev_test --n_workers 2 --timing
+
+step "3/4 pytest tests/"
+set +e
+python -m pytest tests -q -m "not slow"
+rc=$?
+set -e
+if [ $rc -eq 5 ]; then echo "pytest collected no test"; elif [ $rc -ne 0 ]; then exit $rc; fi
+
+step "4/4 offline docs build"
+python scripts/docs.py site
+echo
+echo "make test: all steps passed"
