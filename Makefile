@@ -38,6 +38,7 @@ readme: setup
 	$(BIN)/python scripts/docs.py readme
 
 # Re-execute the notebooks and save their outputs (the figures the docs site shows), then clean them.
+# One or a few: make nbs NB=nbs/01_signals.ipynb (a notebook that raises stops it and is left as it was).
 nbs: setup
 	$(BIN)/python scripts/run_nbs.py $(NB)
 	$(BIN)/nbdev_clean

@@ -3,37 +3,144 @@
     python scripts/docs.py site            # _docs/: Quarto (nbdev_docs) where `quarto` is on PATH, else smalldocs
     python scripts/docs.py readme          # README.md from nbs/index.ipynb
     python scripts/docs.py readme --check  # exit 1 if README.md is stale
+    python scripts/docs.py readme --stdout # print what README.md should hold
 
-Run from anywhere; it works on the project that holds this file (or --root)."""
-import argparse, json, os, re, shutil, subprocess, sys
-from pathlib import Path
+Run from anywhere; it works on the project that holds this file (or --root). One project per process:
+nbdev's config is read from the current directory and cached."""
+import argparse, json, os, re, shutil, subprocess, sys, tempfile
+from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parents[1]
+# smalldocs warnings that are expected for an nbdev project and say nothing about the pages
+_QUIET = (re.compile(r'format commonmark is not built'), re.compile(r'keep-md is ignored'),
+          re.compile(r'output-file is not read by smalldocs'))  # the output-file one: NbdevSite reads it
 
 
-def _process(root: Path) -> Path:
-    "What `nbdev_proc_nbs` does, minus its Quarto download: nbdev.yml, sidebar.yml, then `_proc/`."
+def _use(root: Path):
+    "Work on `root`: its config, and its own `metamr_nb` (first on sys.path, also for subprocesses and workers)."
     os.chdir(root)
+    if str(root) not in sys.path[:1]: sys.path.insert(0, str(root))
+    pp = os.environ.get('PYTHONPATH', '')
+    if not pp.startswith(str(root) + os.pathsep) and pp != str(root):
+        os.environ['PYTHONPATH'] = str(root) + (os.pathsep + pp if pp else '')
+    from nbdev.config import get_config
+    get_config.cache_clear()
+    return get_config()
+
+
+def _doc_url(cfg) -> str:
+    "Where the published site lives, such as `https://metamr-nb.github.io/metamr_nb/`."
+    return cfg.get('doc_host', '').rstrip('/') + '/' + cfg.get('doc_baseurl', '').strip('/') + '/'
+
+
+def _process(root: Path, n_workers: int = 0) -> Path:
+    "What `nbdev_proc_nbs` does, minus its Quarto download: nbdev.yml, _modidx.py, sidebar.yml, then `_proc/`."
+    cfg = _use(root)
     from nbdev.quarto import refresh_quarto_yml, nbdev_sidebar
     from nbdev.serve import proc_nbs
-    import nbdev.doclinks
     refresh_quarto_yml()
-    nbdev.doclinks._build_modidx()
+    _refresh_modidx(cfg)
     nbdev_sidebar.__wrapped__()
-    return proc_nbs(force=True, n_workers=0)
+    try: cache = proc_nbs(force=True, n_workers=n_workers)
+    except Exception as e:  # nbdev runs exported and import cells to render show_doc; say which cell failed, briefly
+        cause = f'\n  caused by {type(e.__cause__).__name__}: {e.__cause__}' if e.__cause__ else ''
+        raise SystemExit(f'docs: processing the notebooks failed: {e}{cause}\n(nbdev runs every exported cell and '
+                         'every cell with an import to render show_doc: keep imports in cells of their own)') from e
+    _local_links(cache, _doc_url(cfg))
+    return cache
 
 
-def build_site(root: Path = ROOT) -> Path:
-    "Render the site into `root/_docs` and return that folder."
+def _refresh_modidx(cfg):
+    """What nbdev's `_build_modidx` does (the index behind doc links and (c) of tests/test_docs.py), built in a scratch
+    folder and written to the library only when it differs, so a docs build leaves an exported library untouched."""
+    import nbdev.doclinks
+    lib, nbs = Path(cfg.lib_path), Path(cfg.nbs_path).resolve()
+    if not lib.is_dir(): return
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)/lib.name
+        shutil.copytree(lib, t, ignore=shutil.ignore_patterns('__pycache__', '.ipynb_checkpoints'))
+        (Path(tmp)/os.path.relpath(nbs, lib.parent)).parent.mkdir(parents=True, exist_ok=True)
+        (Path(tmp)/os.path.relpath(nbs, lib.parent)).symlink_to(nbs)  # `# %% ../nbs/x.ipynb` resolves to the real one
+        nbdev.doclinks._build_modidx(dest=t, nbs_path=nbs)
+        new = (t/'_modidx.py').read_text(encoding='utf-8')
+    idx = lib/'_modidx.py'
+    if not idx.exists() or idx.read_text(encoding='utf-8') != new:
+        idx.write_text(new, encoding='utf-8')
+        print(f'docs: {idx} was out of date and is rewritten (run nbdev_export and commit it)', file=sys.stderr)
+
+
+def _local_links(cache: Path, url: str):
+    """nbdev links a name in backticks to the *published* site (`https://host/base/tasks.html#task`). Make those links
+    root-relative (`/tasks.html#task`) in the processed notebooks, so the offline site links to its own pages."""
+    if not url.startswith('http'): return
+    pat = re.compile(r'\]\(' + re.escape(url))
+    def fix(s):
+        if isinstance(s, list): return [fix(o) for o in s]
+        return pat.sub('](/', s) if isinstance(s, str) else s
+    for f in cache.rglob('*.ipynb'):
+        if '_docs' in f.relative_to(cache).parts: continue
+        nb = json.loads(f.read_text(encoding='utf-8'))
+        for c in nb.get('cells', []):
+            if c.get('cell_type') == 'markdown': c['source'] = fix(c['source'])
+            for o in c.get('outputs', []):
+                d = o.get('data') or {}
+                if 'text/markdown' in d: d['text/markdown'] = fix(d['text/markdown'])
+        f.write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding='utf-8')
+
+
+def _nbdev_site_class():
+    "smalldocs's `Site`, taught nbdev's `output-file`: Quarto writes `00_tasks.ipynb` to `tasks.html`, so must we."
+    from smalldocs.site import Site
+    for m in ('read', 'find_page', 'build'):
+        if not callable(getattr(Site, m, None)):
+            raise SystemExit(f'smalldocs.site.Site has no {m}(); scripts/docs.py was written for smalldocs 0.5.x')
+
+    class NbdevSite(Site):
+        def read(self, src):
+            page = super().read(src)
+            of = page.front.get('output-file')
+            if isinstance(of, str) and of.strip():
+                page.out = PurePosixPath(src.parent, of.strip())
+            clash = next((p.src for p in self.pages.values() if p.out == page.out and p.src != src), None)
+            if clash: raise SystemExit(f'{src} and {clash} are both written to {page.out}: rename one notebook')
+            return page
+
+        def find_page(self, target):
+            found = super().find_page(target)
+            if found is None and target.suffix == '.html':  # a link to the output name: `tasks.html`
+                found = next((p for p in self.pages.values() if p.out == target), None)
+            return found
+    return NbdevSite
+
+
+def _render_smalldocs(cache: Path, strict: bool = False) -> Path:
+    "Render the processed notebooks in `cache` with smalldocs into `cache/_docs`; print (`strict`: fail on) its warnings."
+    from smalldocs.config import load, BuildError, ConfigError
+    try:
+        site = _nbdev_site_class()(load(cache), quiet=True)
+        n = site.build()
+    except (BuildError, ConfigError) as e:
+        raise SystemExit(f'smalldocs: {e}')
+    warns = [w for w in site.warnings if not any(p.search(w) for p in _QUIET)]
+    for w in warns: print(f'warning: {w}', file=sys.stderr)
+    print(f'smalldocs: {n} page(s), {len(warns)} warning(s)', file=sys.stderr)
+    if strict and warns: raise SystemExit('docs: --strict and smalldocs warned (broken links?); see above')
+    return site.out
+
+
+def build_site(root: Path = ROOT, n_workers: int = 0, strict: bool = False) -> Path:
+    "Render the site into `root/_docs` and return that folder; `strict`: fail on smalldocs warnings (broken links)."
     root = Path(root).resolve()
     if shutil.which('quarto'):
-        subprocess.run(['nbdev_docs'], cwd=root, check=True)
+        _use(root)  # PYTHONPATH: nbdev_docs documents this project's own metamr_nb
+        readme = root/'README.md'
+        keep = readme.read_bytes() if readme.exists() else None
+        try: subprocess.run(['nbdev_docs'], cwd=root, check=True)
+        finally:  # nbdev_docs rewrites README.md with Quarto's gfm; README.md is `readme`'s job
+            if keep is not None: readme.write_bytes(keep)
         return root/'_docs'
-    cache = _process(root)
-    out = cache/'_docs'
-    shutil.rmtree(out, ignore_errors=True)
-    smalldocs = Path(sys.executable).parent/'smalldocs'
-    subprocess.run([str(smalldocs) if smalldocs.exists() else 'smalldocs', 'render', str(cache)], check=True)
+    cache = _process(root, n_workers=n_workers)
+    out = _render_smalldocs(cache, strict=strict)
     dest = root/'_docs'
     shutil.rmtree(dest, ignore_errors=True)
     shutil.move(str(out), str(dest))
@@ -48,27 +155,42 @@ def _front_matter(src: str) -> dict:
 
 
 def readme_text(root: Path = ROOT) -> str:
-    "README.md's text, made from the processed `nbs/index.ipynb` (its front matter becomes the title)."
-    root = Path(root).resolve()
-    if shutil.which('quarto'):
-        subprocess.run(['nbdev_readme'], cwd=root, check=True)
-        return (root/'README.md').read_text()
-    cache = _process(root)
-    nb = json.loads((cache/'index.ipynb').read_text())
-    head = []
-    if nb['cells'] and nb['cells'][0]['cell_type'] == 'raw':
-        fm = _front_matter(''.join(nb['cells'][0]['source']))
-        if fm:
-            nb['cells'] = nb['cells'][1:]
-            head = [f"# {fm.get('title', 'metamr_nb')}", '']
-            if fm.get('description'): head += [f"> {fm['description']}", '']
-    tmp = cache/'_readme.ipynb'
-    tmp.write_text(json.dumps(nb))
-    body = subprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', '--to', 'markdown', '--stdout', str(tmp)],
-                          check=True, capture_output=True, text=True).stdout
-    tmp.unlink()
+    """README.md's text, made from `nbs/index.ipynb` (settings.ini `readme_nb`) processed as for the site:
+    its `# title` and `> description` become the first lines, then its cells as Markdown (nbconvert). Relative links
+    to site pages (`tasks.html`) become links to the published site, so they work on GitHub and PyPI."""
+    cfg = _use(Path(root).resolve())
+    from execnb.nbio import read_nb, write_nb
+    from nbdev.processors import FilterDefaults
+    from nbconvert import MarkdownExporter
+    import nbformat
+    src = cfg.nbs_path/cfg.get('readme_nb', 'index.ipynb')
+    nb = read_nb(src)
+    was = os.environ.get('IN_TEST')
+    os.environ['IN_TEST'] = '1'  # as nbdev's docs processing does
+    try: FilterDefaults()(nb)
+    finally:
+        if was is None: del os.environ['IN_TEST']
+        else: os.environ['IN_TEST'] = was
+    with tempfile.TemporaryDirectory() as tmp:  # back to plain JSON for nbconvert
+        write_nb(nb, Path(tmp)/'readme.ipynb')
+        nb = nbformat.reads((Path(tmp)/'readme.ipynb').read_text(encoding='utf-8'), as_version=4)
+    cells = nb.cells
+    fm = _front_matter(cells[0].source) if cells and cells[0].cell_type == 'raw' else {}
+    if fm: cells = cells[1:]
+    warn = '<!-- WARNING: THIS FILE WAS AUTOGENERATED! DO NOT EDIT! -->'
+    nb.cells = [c for c in cells if not (c.cell_type == 'markdown' and c.source.strip() == warn)]
+    body, _ = MarkdownExporter().from_notebook_node(nb)
+    url = _doc_url(cfg)
+    if url.startswith('http'):
+        body = re.sub(r'\]\((?![a-zA-Z][\w+.-]*:|[#/])([^)\s]+?\.html(?:#[^)\s]*)?)\)', lambda m: f']({url}{m.group(1)})', body)
+    body = re.sub(r'[ \t]+\n', '\n', body)
     body = re.sub(r'\n{3,}', '\n\n', body).strip()
-    return '\n'.join(head) + body + '\n'
+    head = [f"# {fm.get('title') or cfg.get('title') or cfg.get('lib_name')}"]
+    desc = fm.get('description') or cfg.get('description')
+    if desc: head.append(f'> {" ".join(str(desc).split())}')
+    foot = (f'<!-- Made from nbs/{cfg.get("readme_nb", "index.ipynb")} by `make readme` (scripts/docs.py): '
+            'edit the notebook, not this file. -->')
+    return '\n\n'.join(head + [body, foot]) + '\n'
 
 
 def main(argv=None):
@@ -76,21 +198,27 @@ def main(argv=None):
     p.add_argument('what', choices=['site', 'readme'])
     p.add_argument('--root', default=str(ROOT), help='project folder (default: this repository)')
     p.add_argument('--check', action='store_true', help='readme: fail if README.md differs instead of writing it')
+    p.add_argument('--stdout', action='store_true', help='readme: print the text instead of writing README.md')
+    p.add_argument('--strict', action='store_true', help='site: fail on any smalldocs warning, such as a broken link')
+    p.add_argument('--workers', type=int, default=0, help='site: processes for the notebook processing (0: in this one)')
     a = p.parse_args(argv)
     root = Path(a.root).resolve()
     if a.what == 'site':
-        out = build_site(root)
+        out = build_site(root, n_workers=a.workers, strict=a.strict)
         print(f'docs site: {out} ({sum(1 for _ in out.rglob("*.html"))} pages)')
         return 0
     text = readme_text(root)
     readme = root/'README.md'
+    if a.stdout:
+        sys.stdout.write(text)
+        return 0
     if a.check:
-        if not readme.exists() or readme.read_text() != text:
+        if not readme.exists() or readme.read_text(encoding='utf-8') != text:
             print('README.md is stale: it must be made from nbs/index.ipynb. Run `make readme` and commit it.')
             return 1
         print('README.md is up to date with nbs/index.ipynb')
         return 0
-    readme.write_text(text)
+    readme.write_text(text, encoding='utf-8')
     print(f'wrote {readme}')
     return 0
 
