@@ -17,8 +17,9 @@ $(STAMP): settings.ini setup.py
 setup: $(STAMP)
 
 # The main job: JupyterLab on the notebooks, on 127.0.0.1 with token auth (the URL with the token is printed).
+# (--allow-root only when run as root, as in containers and CI, where Jupyter otherwise refuses to start.)
 lab: setup
-	$(BIN)/jupyter lab nbs/ --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --no-browser
+	$(BIN)/jupyter lab nbs/ --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Everything CI runs: notebooks and module in sync, notebook tests, pytest, offline docs build.
 test: setup
