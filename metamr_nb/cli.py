@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from .tasks import TaskSetError
 from .signals import FAMILIES, make_family
+from . import shapes  # registers the shape families ('inside', 'shape_kinds') in FAMILIES
 
 # %% ../nbs/10_cli.ipynb #b96c3688
 def _comments(fn):
@@ -120,7 +121,7 @@ def data_parser():
     p = argparse.ArgumentParser(
         prog='metamr_data', allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
         usage='metamr_data [--family NAME] --out FILE [--tasks T] [--shots K] [--queries Q] [--seed S] [--overwrite] [family options]',
-        description='Sample a few-shot task set from a family of 1-D functions and save it as .npz (TaskSet.load reads it).',
+        description='Sample a few-shot task set from a task family and save it as .npz (TaskSet.load reads it).',
         epilog=_families_help())
     p.add_argument('--family', default='sinusoid', metavar='NAME', help=f"task family: {', '.join(FAMILIES)} (default: sinusoid)")
     p.add_argument('--tasks', type=int, default=1000, metavar='T', help='number of tasks (default: 1000)')
@@ -209,7 +210,7 @@ def data_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
 _TRAIN_COMMON = ('family', 'data', 'algo', 'widths', 'activation', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
                  'inner_lr', 'outer_opt', 'outer_lr', 'execution', 'steps', 'seed', 'out', 'resume', 'eval_every',
                  'ckpt_every', 'val_tasks', 'threads', 'quiet', 'nproc')
-_ALGO_DEFAULTS = {'reptile': dict(inner_steps=5, outer_opt='sgd', outer_lr=1.0), 'fomaml': {}, 'maml': {}}
+_ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}}
 _BASE_DEFAULTS = dict(inner_steps=1, outer_opt='adam', outer_lr=1e-3)
 
 def _widths(text):
@@ -236,8 +237,8 @@ def train_parser():
     a('--meta-batch', type=int, default=25, metavar='T', help='tasks per meta-step (default: 25)')
     a('--inner-steps', type=int, default=None, metavar='N', help='inner SGD steps per task (default: 1; reptile 5)')
     a('--inner-lr', type=float, default=0.01, metavar='LR', help='inner SGD learning rate (default: 0.01)')
-    a('--outer-opt', default=None, choices=['adam', 'sgd'], help='outer optimiser (default: adam; reptile sgd)')
-    a('--outer-lr', type=float, default=None, metavar='LR', help="outer learning rate (default: 0.001; reptile's ε 1.0, annealed to 0)")
+    a('--outer-opt', default=None, choices=['adam', 'sgd'], help="outer optimiser (default: adam; reptile with sgd is the paper's form, its ε annealed to 0 over the run)")
+    a('--outer-lr', type=float, default=None, metavar='LR', help="outer learning rate (default: 0.001; with reptile and sgd this is ε, e.g. 1.0)")
     a('--execution', default='auto', choices=['auto', 'batched', 'vmap', 'loop'], help='how the map runs (default: auto)')
     a('--steps', type=int, default=70000, metavar='N', help='meta-steps in total (default: 70000)')
     a('--seed', type=int, default=0, metavar='S', help='seed of the task sampling and the initialisation (default: 0)')
@@ -292,7 +293,7 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
         model = MLP(d_in, o['widths'], d_out, o['activation'])
         learner = make_learner(o['algo'], model, inner_lr=o['inner_lr'], inner_steps=o['inner_steps'], outer_opt=o['outer_opt'],
                                outer_lr=o['outer_lr'], loss=o['loss'], execution=o['execution'],
-                               anneal_steps=o['steps'] if o['algo'] == 'reptile' else 0)
+                               anneal_steps=o['steps'] if o['algo'] == 'reptile' and o['outer_opt'] == 'sgd' else 0)
         return Trainer(learner, source, meta_batch=o['meta_batch'], shots=o['shots'], queries=o['queries'], seed=o['seed'],
                        out=o['out'], eval_every=o['eval_every'], val_tasks=o['val_tasks'], ckpt_every=o['ckpt_every'],
                        progress=not o['quiet'], config={'cli': o})
@@ -366,7 +367,7 @@ def eval_parser():
     a('--steps', type=_steps_list, default=[0, 1, 5, 10], metavar='S,S', help='inner step counts to score after (default: 0,1,5,10)')
     a('--lr', type=float, default=None, metavar='LR', help="inner learning rate (default: the run's)")
     a('--seed', type=int, default=1, metavar='S', help='seed of the fresh tasks (default: 1, not the training seed 0)')
-    a('--json', action='store_true', help='print JSON: {"steps": {"0": {"mean": ..., "ci95": ...}, ...}, ...}')
+    a('--json', action='store_true', help='print JSON: {"steps": {"0": {"mean": ..., "ci95": ..., "median": ..., "diverged": ...}, ...}, ...}')
     a('--widths', type=_widths, default=None, metavar='W,W', help="the architecture you expect; an error if the run's differs")
     a('--threads', type=int, default=1, metavar='N', help='torch threads (default: 1)')
     p.value_flags = {'--' + c.replace('_', '-') for c in _EVAL_COMMON} | add_family_options(p, _EVAL_COMMON)
@@ -407,8 +408,9 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     try: res = evaluate(learner, tasks, steps=args.steps, lr=args.lr)
     except ValueError as e: fail(str(e))
     if args.json:
-        steps = {str(s): {'mean': r['loss'], 'ci95': r['loss_ci95'], **({'acc': r['acc'], 'acc_ci95': r['acc_ci95']} if 'acc' in r else {})}
-                 for s, r in res.items()}
+        keys = {'loss': 'mean', 'loss_ci95': 'ci95', 'median': 'median', 'diverged': 'diverged', 'finite_loss': 'finite_mean',
+                'finite_ci95': 'finite_ci95', 'acc': 'acc', 'acc_ci95': 'acc_ci95'}
+        steps = {str(s): {v: r[k] for k, v in keys.items() if k in r} for s, r in res.items()}
         print(json.dumps({'run': str(args.run), 'tasks': len(tasks), 'shots': tasks.shots, 'loss': learner.loss,
                           'steps': steps}, indent=1))
     else:

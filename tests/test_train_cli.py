@@ -46,7 +46,7 @@ def test_eval_json_and_table(run):
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     assert sorted(r['steps'], key=int) == ['0', '1', '5', '10'] and r['tasks'] == 100
-    assert all(set(v) == {'mean', 'ci95'} and v['ci95'] > 0 for v in r['steps'].values())
+    assert all(set(v) == {'mean', 'ci95', 'median', 'diverged'} and v['ci95'] > 0 and v['diverged'] == 0 for v in r['steps'].values())
     assert r['steps']['10']['mean'] < r['steps']['0']['mean']
     p = cli('metamr_eval', out, '--tasks', 100, '--steps', '0,1')
     assert p.returncode == 0 and 'query loss (95% CI)' in p.stdout and len(p.stdout.strip().splitlines()) == 4

@@ -1,0 +1,77 @@
+"""Fidelity runs: the MAML sinusoid protocol trained and scored with the package's own commands.
+
+    python scripts/fidelity.py                 # full protocol (70,000 steps per run), writes results/fidelity.json
+    python scripts/fidelity.py --steps 2000    # a shorter version (what the default test suite checks)
+
+Each run is `metamr_train ...` then `metamr_eval ... --json`; the exact commands, their wall times,
+the numbers and the package version are stored with the results."""
+import argparse, json, os, platform, subprocess, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+# name, training options, evaluation options; the protocol of the MAML paper's sinusoid experiment
+RUNS = [
+    ('maml_k10', ['--algo', 'maml', '--shots', '10', '--inner-steps', '1', '--inner-lr', '0.01', '--outer-opt', 'adam',
+                  '--outer-lr', '0.001', '--meta-batch', '25'], ['--shots', '10']),
+    ('reptile_k10', ['--algo', 'reptile', '--shots', '10', '--inner-steps', '5', '--inner-lr', '0.01', '--outer-opt', 'adam',
+                     '--outer-lr', '0.001', '--meta-batch', '25'],
+     ['--shots', '10']),
+    ('maml_k5', ['--algo', 'maml', '--shots', '5', '--inner-steps', '1', '--inner-lr', '0.01', '--outer-opt', 'adam',
+                 '--outer-lr', '0.001', '--meta-batch', '25'], ['--shots', '5']),
+]
+
+
+def run(cmd):
+    t = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0: sys.exit(f"failed: {' '.join(cmd)}\n{p.stderr}")
+    return p.stdout, time.perf_counter() - t
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--steps', type=int, default=70000, help='meta-steps per run (default: the protocol, 70000)')
+    ap.add_argument('--tasks', type=int, default=1000, help='fresh evaluation tasks (default: 1000)')
+    ap.add_argument('--runs', default=','.join(r[0] for r in RUNS), help='which runs (default: all)')
+    ap.add_argument('--runs-dir', default=str(ROOT/'runs'/'fidelity'), help='where the run folders go')
+    ap.add_argument('--out', default=str(ROOT/'results'/'fidelity.json'), help='results file (default: results/fidelity.json)')
+    ap.add_argument('--eval-only', action='store_true',
+                    help='re-score the existing runs (keeps their training command and time from the results file)')
+    a = ap.parse_args(argv)
+    prev = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else {}
+    if prev.get('steps') != a.steps or prev.get('eval_tasks') != a.tasks: prev = {}  # another protocol: start afresh
+    old = prev.get('runs', {})
+    import metamr_nb
+    results = {'version': metamr_nb.__version__, 'python': platform.python_version(), 'machine': platform.machine(),
+               'steps': a.steps, 'eval_tasks': a.tasks, 'runs': dict(old)}  # runs not redone this time are kept
+    rel = lambda c: ' '.join(os.path.relpath(w, ROOT) if w.startswith(str(ROOT)) else w for w in c)
+    for name, train, ev in RUNS:
+        if name not in a.runs.split(','): continue
+        out = Path(a.runs_dir)/f'{name}_{a.steps}'
+        tcmd = [str(BIN/'metamr_train'), *train, '--steps', str(a.steps), '--seed', '0', '--eval-every', '0', '--quiet', '--out', str(out)]
+        if (out/'checkpoint.pt').exists(): tcmd.insert(1, '--resume')
+        ecmd = [str(BIN/'metamr_eval'), str(out), '--tasks', str(a.tasks), *ev, '--steps', '0,1,5,10', '--seed', '1', '--json']
+        if a.eval_only:
+            if name not in old or not (out/'checkpoint.pt').exists(): sys.exit(f"--eval-only: no finished run {name} in {out}")
+            t_train, tline = old[name]['train_seconds'], old[name]['train_command']
+        else:
+            _, t_train = run(tcmd)
+            tline = rel(['metamr_train'] + tcmd[1:])
+        ev_out, t_eval = run(ecmd)
+        r = json.loads(ev_out)
+        results['runs'][name] = {'train_command': tline, 'train_seconds': round(t_train, 1),
+                                 'eval_command': rel(['metamr_eval'] + ecmd[1:]), 'eval_seconds': round(t_eval, 1),
+                                 'steps': r['steps']}
+        print(f"{name}: trained in {t_train:.0f} s; query MSE after 0/1/5/10 steps: " +
+              ' / '.join(f"{r['steps'][s]['mean']:.3f}±{r['steps'][s]['ci95']:.3f}" for s in ('0', '1', '5', '10')) +
+              ''.join(f"; {v['diverged']} task(s) diverged after {s} steps" for s, v in r['steps'].items() if v.get('diverged')),
+              flush=True)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(results, indent=1) + '\n')
+    print(f'wrote {a.out}')
+
+
+if __name__ == '__main__':
+    main()
