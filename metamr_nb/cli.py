@@ -210,7 +210,7 @@ def data_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
 _TRAIN_COMMON = ('family', 'data', 'algo', 'widths', 'activation', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
                  'inner_lr', 'outer_opt', 'outer_lr', 'execution', 'steps', 'seed', 'out', 'resume', 'eval_every',
                  'ckpt_every', 'val_tasks', 'threads', 'quiet', 'nproc')
-_ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}}
+_ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}, 'cnp': dict(inner_steps=0)}
 _BASE_DEFAULTS = dict(inner_steps=1, outer_opt='adam', outer_lr=1e-3)
 
 def _widths(text):
@@ -223,7 +223,7 @@ def _widths(text):
 def train_parser():
     "The `metamr_train` argument parser."
     p = argparse.ArgumentParser(prog='metamr_train', allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description='Meta-train Reptile, first-order MAML or MAML on few-shot tasks; writes a run folder '
+        description='Meta-train Reptile, first-order MAML, MAML or a set encoder (cnp) on few-shot tasks; writes a run folder '
                     '(checkpoint.pt, config.json, TensorBoard logs in tb/).', epilog=_families_help())
     a = p.add_argument
     a('--family', default='sinusoid', metavar='NAME', help=f"task family for fresh tasks every step: {', '.join(FAMILIES)} (default: sinusoid)")
@@ -266,6 +266,10 @@ def check_train_args(o:dict, fail):
         if not o[k] > 0: fail(f"--{k.replace('_', '-')} is {o[k]}; a learning rate must be positive")
     for k in ('eval_every', 'ckpt_every'):
         if o[k] < 0: fail(f"--{k.replace('_', '-')} is {o[k]}; it must be 0 (never) or more")
+    if o['algo'] == 'cnp' and o['loss'] == 'ce':
+        fail("--algo cnp takes --loss mse (regression: Gaussian mean and std) or bce (0/1 labels); "
+             "N-way labels (ce) need reptile, fomaml or maml")
+    if o['algo'] == 'cnp' and o['nproc'] > 1: fail("--nproc > 1 splits an inner loop over processes; --algo cnp has none: use --nproc 1")
 
 def build_training(o:dict, # the resolved options (as stored in config.json's 'cli')
                    fail, # fail(message) for a one-line error
@@ -290,7 +294,11 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
         d_in, d_out = probe.d_in, probe.d_out
     torch.manual_seed(o['seed'])
     try:
-        model = MLP(d_in, o['widths'], d_out, o['activation'])
+        if o['algo'] == 'cnp':  # the set encoder: map-reduce inside the model, no inner loop
+            from metamr_nb.cnp import SetEncoderModel
+            model = SetEncoderModel(d_in, d_out, o['widths'], r_dim=o['widths'][-1], activation=o['activation'],
+                                    likelihood='bernoulli' if o['loss'] == 'bce' else 'gaussian')
+        else: model = MLP(d_in, o['widths'], d_out, o['activation'])
         learner = make_learner(o['algo'], model, inner_lr=o['inner_lr'], inner_steps=o['inner_steps'], outer_opt=o['outer_opt'],
                                outer_lr=o['outer_lr'], loss=o['loss'], execution=o['execution'],
                                anneal_steps=o['steps'] if o['algo'] == 'reptile' and o['outer_opt'] == 'sgd' else 0)

@@ -13,6 +13,7 @@ from .tasks import ARRAYS, TaskSet
 from .models import build_model
 from .mapreduce import as_batch, get_loss
 from .learners import Learner, make_learner
+import metamr_nb.cnp  # registers the set encoder ('cnp') in MODELS and LEARNERS, so load_run rebuilds it
 from .training import load_checkpoint
 
 # %% auto #0
@@ -52,6 +53,8 @@ def adaptation_curve(learner:Learner, # a trained learner (its shared parameters
     if d_in is not None and b['x_support'].shape[-1] != d_in:
         raise ValueError(f"the tasks have {b['x_support'].shape[-1]} input features but the model takes d_in={d_in}; "
                          f"evaluate on tasks from the family it was trained on")
+    if hasattr(learner, 'query_metrics'):  # no inner loop (the CNP): every number of steps gives the same scores
+        m = learner.query_metrics(b, chunk); return {s: dict(m) for s in steps}
     loss_name, lr = learner.loss, lr or learner.inner_lr
     loss_fn, model = get_loss(loss_name), learner.model
     def loss_at(p, x, y): return loss_fn(functional_call(model, p, (x,)), y)
@@ -91,9 +94,9 @@ def evaluate(learner:Learner, # a trained learner
     res = {}
     for s, r in curve.items():
         loss = r['loss']
-        ok = np.isfinite(loss)
+        ok = np.isfinite(loss)  # a NaN ranks as worst for the median: it is a diverged task
         m, ci = _ci(loss)
-        res[s] = {'loss': m, 'loss_ci95': ci, 'n': len(loss), 'median': float(np.median(loss)), 'diverged': int((~ok).sum())}
+        res[s] = {'loss': m, 'loss_ci95': ci, 'n': len(loss), 'median': float(np.median(np.where(np.isnan(loss), np.inf, loss))), 'diverged': int((~ok).sum())}
         if not ok.all() and ok.any():  # the mean is NaN or infinite; say how the other tasks did
             res[s]['finite_loss'], res[s]['finite_ci95'] = _ci(loss[ok])
         if learner.loss in ('ce', 'bce'):

@@ -24,10 +24,13 @@ RUNS = [
 
 
 def run(cmd):
-    t = time.perf_counter()
+    "Run `cmd`; returns its stdout, wall seconds and CPU seconds (user + system: unaffected by other load on the machine)."
+    import resource
+    t, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0: sys.exit(f"failed: {' '.join(cmd)}\n{p.stderr}")
-    return p.stdout, time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return p.stdout, time.perf_counter() - t, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
 def main(argv=None):
@@ -55,16 +58,17 @@ def main(argv=None):
         ecmd = [str(BIN/'metamr_eval'), str(out), '--tasks', str(a.tasks), *ev, '--steps', '0,1,5,10', '--seed', '1', '--json']
         if a.eval_only:
             if name not in old or not (out/'checkpoint.pt').exists(): sys.exit(f"--eval-only: no finished run {name} in {out}")
-            t_train, tline = old[name]['train_seconds'], old[name]['train_command']
+            t_train, tline, c_train = old[name]['train_seconds'], old[name]['train_command'], old[name].get('train_cpu_seconds')
         else:
-            _, t_train = run(tcmd)
+            _, t_train, c_train = run(tcmd)
             tline = rel(['metamr_train'] + tcmd[1:])
-        ev_out, t_eval = run(ecmd)
+        ev_out, t_eval, _ = run(ecmd)
         r = json.loads(ev_out)
         results['runs'][name] = {'train_command': tline, 'train_seconds': round(t_train, 1),
+                                 'train_cpu_seconds': None if c_train is None else round(c_train, 1),
                                  'eval_command': rel(['metamr_eval'] + ecmd[1:]), 'eval_seconds': round(t_eval, 1),
                                  'steps': r['steps']}
-        print(f"{name}: trained in {t_train:.0f} s; query MSE after 0/1/5/10 steps: " +
+        print(f"{name}: trained in {t_train:.0f} s wall" + (f" ({c_train:.0f} s CPU)" if c_train else '') + "; query MSE after 0/1/5/10 steps: " +
               ' / '.join(f"{r['steps'][s]['mean']:.3f}±{r['steps'][s]['ci95']:.3f}" for s in ('0', '1', '5', '10')) +
               ''.join(f"; {v['diverged']} task(s) diverged after {s} steps" for s, v in r['steps'].items() if v.get('diverged')),
               flush=True)
