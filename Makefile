@@ -6,20 +6,36 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.metamr-installed
 PORT    ?= 8888
+APP_PORT ?= 8866
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup lab test test-slow docs readme nbs clean-nbs
+.PHONY: setup lab app test test-slow docs readme nbs clean-nbs
 
 $(STAMP): settings.ini setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) $(CHROMIUM)
+
+# Debian's Chromium, for the real-browser tests (tests/test_browser.py drives it with Python playwright; never
+# `playwright install`). Installed when missing and running as root (CI runs as root on a fresh machine).
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else echo "note: $(CHROMIUM) is missing and this is not root: the browser tests will skip (as root: apt-get install -y chromium)"; fi
 
 # The main job: JupyterLab on the notebooks, on 127.0.0.1 with token auth (the URL with the token is printed).
 # (--allow-root only when run as root, as in containers and CI, where Jupyter otherwise refuses to start.)
 lab: setup
 	$(BIN)/jupyter lab nbs/ --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# The three lessons as standalone Voilà apps (no code, just prose, figures and widgets), on 127.0.0.1 with a token.
+app: setup
+	@tok=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(16))'); \
+	for nb in sinusoid_adaptation mapreduce_steps shape_classification; do \
+	  echo "lesson: http://127.0.0.1:$(APP_PORT)/voila/render/$$nb.ipynb?token=$$tok"; done; \
+	$(BIN)/voila nbs/tutorials/ --Voila.ip=127.0.0.1 --Voila.port=$(APP_PORT) --Voila.token=$$tok --no-browser
 
 # Everything CI runs: notebooks and module in sync, notebook tests, pytest, offline docs build.
 test: setup

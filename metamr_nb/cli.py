@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['Option', 'family_options', 'data_parser', 'add_family_options', 'family_given', 'family_from_args', 'data_main',
-           'train_parser', 'check_train_args', 'build_training', 'train_main', 'eval_parser', 'eval_main', 'bench_main']
+           'train_parser', 'check_train_args', 'build_training', 'resolve_train_options', 'train_main', 'eval_parser',
+           'eval_main', 'bench_main']
 
 # %% ../nbs/10_cli.ipynb #aaaa75f8
 import argparse, inspect, io, math, re, sys, textwrap, tokenize
@@ -209,7 +210,7 @@ def data_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
 # %% ../nbs/10_cli.ipynb #27c68451
 _TRAIN_COMMON = ('family', 'data', 'algo', 'widths', 'activation', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
                  'inner_lr', 'outer_opt', 'outer_lr', 'execution', 'steps', 'seed', 'out', 'resume', 'eval_every',
-                 'ckpt_every', 'val_tasks', 'threads', 'quiet', 'nproc')
+                 'ckpt_every', 'val_tasks', 'threads', 'quiet', 'nproc', 'port', 'max_restarts')
 _ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}, 'cnp': dict(inner_steps=0)}
 _BASE_DEFAULTS = dict(inner_steps=1, outer_opt='adam', outer_lr=1e-3)
 
@@ -250,6 +251,8 @@ def train_parser():
     a('--threads', type=int, default=1, metavar='N', help='torch threads (default: 1; more is slower for small models)')
     a('--quiet', action='store_true', help='no progress bar')
     a('--nproc', type=int, default=1, metavar='N', help='processes (torchrun ranks) to spread each meta-batch over (default: 1)')
+    a('--port', type=int, default=None, metavar='P', help='with --nproc: rendezvous port on 127.0.0.1 (default: a free one)')
+    a('--max-restarts', type=int, default=0, metavar='R', help='with --nproc: restart the ranks from the last checkpoint up to R times after a failure')
     p.value_flags = {'--' + c.replace('_', '-') for c in _TRAIN_COMMON} | add_family_options(p, _TRAIN_COMMON)
     return p
 
@@ -308,17 +311,17 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
     except ValueError as e: fail(str(e))
 
 # %% ../nbs/10_cli.ipynb #8754af30
-def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
-    "`metamr_train`: meta-train a learner and write a run folder."
-    import json, time
-    from metamr_nb.training import TrainingDiverged, adapted_query_loss
+def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a list of strings)
+                          resume:bool=None): # force resuming (a restarted distributed rank); None: as --resume says
+    "Parse and check `metamr_train`'s options: `(options, family, fail, args, parser)`; with resume, the run's stored ones."
+    import json
     from metamr_nb.signals import make_family
     p = train_parser()
-    argv = _join_negative([str(a) for a in (sys.argv[1:] if argv is None else argv)], p.value_flags)
+    argv = _join_negative(list(argv), p.value_flags)
     args, extra = p.parse_known_args(argv)
     fail = _fail_for(p)
     out = Path(args.out)
-    if args.resume:
+    if args.resume if resume is None else resume:
         if extra: fail(f"unrecognized argument(s) {' '.join(extra)}")
         if not (out/'config.json').exists() or not (out/'checkpoint.pt').exists():
             fail(f"--resume: {out} holds no run (config.json and checkpoint.pt); train without --resume first")
@@ -335,9 +338,19 @@ def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
         if args.data and family_given(args, _TRAIN_COMMON): fail("family options do not apply with --data (the task set is fixed)")
         o['family'] = None if args.data else args.family
     check_train_args(o, fail)
+    return o, family, fail, args, p
+
+def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
+    "`metamr_train`: meta-train a learner and write a run folder."
+    import time
+    from metamr_nb.training import TrainingDiverged, adapted_query_loss
+    argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
+    o, family, fail, args, p = resolve_train_options(argv)
+    out = Path(args.out)
     if o['nproc'] > 1:
-        from metamr_nb.distributed import launch
-        return sys.exit(launch(o['nproc'], argv))
+        from metamr_nb.distributed import launch, LaunchError
+        try: return sys.exit(launch(o['nproc'], _join_negative(argv, p.value_flags), port=args.port, max_restarts=args.max_restarts))
+        except LaunchError as e: fail(str(e))
     trainer = build_training(o, fail, family)
     if args.resume:
         from metamr_nb.training import load_checkpoint

@@ -183,7 +183,9 @@ def reduce_mean(out:dict):
 
 def reptile_direction(params:dict, adapted:dict):
     "Reptile's descent direction: −mean over tasks of (adapted − shared)."
-    return {k: params[k].detach() - adapted[k].mean(0) for k in params}
+    # mean of the differences, not difference of the means: a parameter no task moved gets exactly 0
+    # (no rounding residue for Adam to amplify), and N ranks summing their shards agree with one process
+    return {k: (params[k].detach() - adapted[k]).mean(0) for k in params}
 
 def apply_direction(params:dict, direction:dict, optimizer:torch.optim.Optimizer):
     "Put `direction` into the `.grad` of the live parameters and take one optimiser step."

@@ -1,0 +1,113 @@
+"""Train the small checkpoints that ship in the package (metamr_nb/assets/) and that the lessons open with.
+
+    python scripts/make_assets.py                  # all of them (under a minute on one core)
+    python scripts/make_assets.py sinusoid_maml    # just these
+    python scripts/make_assets.py --list           # what there is, with sizes
+    python scripts/make_assets.py --out /tmp/a     # write somewhere else (e.g. to compare with the shipped ones)
+
+Each asset is trained with the library's own `Trainer` from a fixed seed on one thread, so a rerun on the same
+machine gives bitwise the same weights (another CPU may differ in the last bits). A shipped checkpoint keeps the
+weights and the run configuration (`metamr_nb.widgets.save_asset`), not the optimiser moments, so `load_run` reads
+it and each file is a few kilobytes. `assets.json` next to them records, per asset, the training settings and the
+query loss on 200 held-out tasks after 0, 1 and 10 inner steps."""
+import argparse, json, os, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+
+import torch
+torch.set_num_threads(1)
+
+from metamr_nb.models import MLP
+from metamr_nb.learners import make_learner
+from metamr_nb.signals import Sinusoid
+from metamr_nb.training import Trainer
+from metamr_nb.inference import evaluate
+
+SIN = dict(family=Sinusoid.maml, model=lambda: MLP(), meta_batch=25, shots=10, queries=10)
+
+# name -> how to train it: the family, the model, the learner (algorithm and settings) and the trainer's settings
+SPECS = {
+    'sinusoid_maml':       dict(SIN, algo='maml', settings={}, steps=3000),
+    'sinusoid_fomaml':     dict(SIN, algo='fomaml', settings={}, steps=3000),
+    'sinusoid_reptile':    dict(SIN, algo='reptile', settings=dict(inner_steps=5, outer_opt='sgd', outer_lr=1.0, anneal_steps=3000), steps=3000),
+    # joint pre-training is meta-learning with no inner step: the best single curve for all tasks at once
+    'sinusoid_pretrained': dict(SIN, algo='fomaml', settings=dict(inner_steps=0), steps=1500),
+}
+
+
+def specs():
+    "Every asset: the sinusoid starts and the two shape learners."
+    from metamr_nb.shapes import InsideOutside, ShapeKinds
+    return {**SPECS,
+        # is this point inside the shape? an MLP on (x, y), 20 balanced points per task
+        'shapes_inside_maml': dict(family=lambda: InsideOutside(balance=True), model=lambda: MLP(d_in=2, widths=(40, 40), d_out=1),
+                                   algo='maml', settings=dict(loss='bce', inner_steps=5, inner_lr=0.5), steps=600,
+                                   meta_batch=16, shots=20, queries=20),
+        # what kind of shape is this? 5-way 1-shot, an MLP on 16x16 pixels, scored on the held-out kinds
+        'shapes_kinds_maml': dict(family=lambda: ShapeKinds(ways=5, image_size=16), model=lambda: MLP(d_in=256, widths=(32, 32), d_out=5),
+                                  algo='maml', settings=dict(loss='ce', inner_steps=3, inner_lr=0.2), steps=800,
+                                  meta_batch=8, shots=1, queries=5,
+                                  eval_family=lambda: ShapeKinds(ways=5, split='test', image_size=16), eval_steps=(0, 1, 3)),
+    }
+
+
+def train(name: str, spec: dict, seed: int = 0):
+    "Train one asset; returns the trainer."
+    torch.manual_seed(seed)
+    learner = make_learner(spec['algo'], spec['model'](), **spec['settings'])
+    tr = Trainer(learner, spec['family'](), meta_batch=spec['meta_batch'], shots=spec['shots'], queries=spec['queries'],
+                 seed=seed, config={'asset': name, 'made_by': 'scripts/make_assets.py'})
+    tr.fit(spec['steps'])
+    return tr
+
+
+def score(trainer, spec, steps=(0, 1, 10)):
+    "Query loss (and accuracy) on 200 held-out tasks (their own seed) after 0, 1 and 10 inner steps (or `eval_steps`)."
+    fam = spec.get('eval_family', spec['family'])()
+    tasks = fam.sample(200, spec['shots'], spec['queries'] if 'eval_family' in spec else 50, seed=20_26)
+    return {str(s): {k: round(v, 4) for k, v in r.items() if k in ('loss', 'acc')}
+            for s, r in evaluate(trainer.learner, tasks, steps=spec.get('eval_steps', steps)).items()}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('names', nargs='*', help='assets to make (default: all)')
+    p.add_argument('--out', default=str(ROOT/'metamr_nb'/'assets'), help='folder to write (default: metamr_nb/assets)')
+    p.add_argument('--list', action='store_true', help='list the assets and exit')
+    a = p.parse_args(argv)
+    from metamr_nb.widgets import save_asset
+    out, all_specs = Path(a.out), specs()
+    if a.list:
+        for n in all_specs:
+            f = out/f'{n}.pt'
+            print(f"{n:24} {f.stat().st_size/1024:6.1f} kB" if f.exists() else f'{n:24}   (not made)')
+        return 0
+    bad = [n for n in a.names if n not in all_specs]
+    if bad: raise SystemExit(f'make_assets: unknown asset(s) {bad}; valid: {list(all_specs)}')
+    out.mkdir(parents=True, exist_ok=True)
+    manifest_path = out/'assets.json'
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    t_all = time.perf_counter()
+    for name in (a.names or list(all_specs)):
+        spec = all_specs[name]
+        t0 = time.perf_counter()
+        tr = train(name, spec)
+        save_asset(tr, out/f'{name}.pt')
+        ev = score(tr, spec)
+        manifest[name] = {'algo': spec['algo'], 'settings': spec['settings'], 'steps': spec['steps'],
+                          'meta_batch': spec['meta_batch'], 'shots': spec['shots'], 'queries': spec['queries'], 'seed': 0,
+                          'family': tr.run_config()['source'].get('config'),
+                          'model': tr.learner.model.config, 'query_after_steps': ev}
+        print(f'{name:24} {spec["steps"]:5} steps {time.perf_counter() - t0:5.1f}s  '
+              f'{(out/f"{name}.pt").stat().st_size/1024:5.1f} kB  after steps {ev}', flush=True)
+    manifest_path.write_text(json.dumps(dict(sorted(manifest.items())), indent=1) + '\n')
+    total = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+    print(f'make_assets: done in {time.perf_counter() - t_all:.1f}s; {out} holds {total/1024:.1f} kB')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
