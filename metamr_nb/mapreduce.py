@@ -76,8 +76,8 @@ def map_loop(model, # the network, used as a function of `params`
     outs, losses = [], []
     for t in range(batch['x_support'].shape[0]):
         xs, ys, xq, yq = (batch[n][t] for n in ARRAYS)
-        if output == 'meta_grad': theta = {k: v.detach().requires_grad_() for k, v in params.items()}
-        p = {k: v.detach().requires_grad_() for k, v in params.items()} if output != 'meta_grad' else dict(theta)
+        theta = {k: v.detach().requires_grad_() for k, v in params.items()}  # this task's copy of θ
+        p = dict(theta)
         for _ in range(inner_steps):
             l = loss_fn(functional_call(model, p, (xs,)), ys)
             g = torch.autograd.grad(l, [p[k] for k in names], create_graph=(output == 'meta_grad'))
