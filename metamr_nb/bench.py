@@ -12,7 +12,7 @@ from .mapreduce import as_batch, get_loss, map_loop
 from .learners import make_learner
 
 # %% auto #0
-__all__ = ['tutorial_meta_step', 'step_flops', 'flop_ceiling', 'benchmark', 'format_bench']
+__all__ = ['tutorial_meta_step', 'step_flops', 'flop_ceiling', 'benchmark', 'format_bench', 'profile_step']
 
 # %% ../nbs/04a_bench.ipynb #84625430
 def _sin_batch(T, K, seed=0):
@@ -103,3 +103,19 @@ def format_bench(rows) -> str:
         out.append(f"{r['algo']:8} {r['inner_steps']:>5} {r['meta_batch']:>6} {r['loop_tasks_s']:>13,.0f}" +
                    ''.join(f" {r[e+'_tasks_s']:>16,.0f} {r[e+'_speedup']:>8.1f}x {r[e+'_flop_frac']:>8.1%}" for e in ex))
     return '\n'.join(out)
+
+# %% ../nbs/04a_bench.ipynb #7db824d9
+def profile_step(algo:str='reptile', # learner to profile
+                 meta_batch:int=256, # tasks per meta-step
+                 inner_steps:int=1, # inner SGD steps
+                 reps:int=20, # meta-steps recorded
+                 rows:int=8): # operators listed
+    "torch.profiler's table of the operators that take the time of a batched meta-step."
+    from torch.profiler import profile
+    torch.set_num_threads(1)
+    batch = _sin_batch(meta_batch, 10)
+    learner = make_learner(algo, MLP(), inner_steps=inner_steps, outer_opt='sgd', outer_lr=0.1)
+    for _ in range(3): learner.meta_step(batch)
+    with profile() as prof:
+        for _ in range(reps): learner.meta_step(batch)
+    return prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=rows)
