@@ -48,12 +48,13 @@ def tutorial_meta_step(model, opt, batch, algo, inner_steps, inner_lr=0.01, oute
 
 # %% ../nbs/04a_bench.ipynb #5e584cfb
 def _time(f, budget=0.3, min_reps=2):
-    "Seconds per call of `f`, as CPU time of this thread: time spent waiting for a busy core does not count."
+    "Seconds per call of `f`: CPU time of this thread (waiting for a busy core does not count), or wall time with >1 torch thread."
+    clock = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter  # other threads' work would not count
     f()
-    reps, t0 = 0, time.thread_time()
-    while reps < min_reps or time.thread_time() - t0 < budget:
+    reps, t0 = 0, clock()
+    while reps < min_reps or clock() - t0 < budget:
         f(); reps += 1
-    return (time.thread_time() - t0)/reps
+    return (clock() - t0)/reps
 
 def step_flops(widths=(1, 40, 40, 1), K=10):
     "FLOPs of one inner SGD step of an MLP on K points: forward 2·Σ(a·b)·K, backward twice that."

@@ -304,7 +304,7 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
         else: model = MLP(d_in, o['widths'], d_out, o['activation'])
         learner = make_learner(o['algo'], model, inner_lr=o['inner_lr'], inner_steps=o['inner_steps'], outer_opt=o['outer_opt'],
                                outer_lr=o['outer_lr'], loss=o['loss'], execution=o['execution'],
-                               anneal_steps=o['steps'] if o['algo'] == 'reptile' and o['outer_opt'] == 'sgd' else 0)
+                               anneal_steps=o.get('anneal_steps', o['steps'] if o['algo'] == 'reptile' and o['outer_opt'] == 'sgd' else 0))
         return Trainer(learner, source, meta_batch=o['meta_batch'], shots=o['shots'], queries=o['queries'], seed=o['seed'],
                        out=o['out'], eval_every=o['eval_every'], val_tasks=o['val_tasks'], ckpt_every=o['ckpt_every'],
                        progress=not o['quiet'], config={'cli': o})
@@ -326,7 +326,13 @@ def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a lis
         if not (out/'config.json').exists() or not (out/'checkpoint.pt').exists():
             fail(f"--resume: {out} holds no run (config.json and checkpoint.pt); train without --resume first")
         cfg = json.loads((out/'config.json').read_text())
-        o = dict(cfg['cli'], steps=args.steps, quiet=args.quiet, threads=args.threads, resume=True, nproc=args.nproc)
+        # only these come from the new command; anything else given would be silently ignored, so refuse it
+        free = {'out', 'resume', 'steps', 'quiet', 'threads', 'nproc', 'port', 'max_restarts'}
+        given = [k for k, v in vars(args).items() if k not in free and v != p.get_default(k)]
+        if given: fail(f"--{given[0].replace('_', '-')} does not apply with --resume: the run continues with the settings "
+                       f"stored in {out/'config.json'}; only --steps, --quiet, --threads, --nproc, --port and --max-restarts are read")
+        o = dict(cfg['cli'], out=args.out, steps=args.steps, quiet=args.quiet, threads=args.threads, resume=True, nproc=args.nproc,
+                 anneal_steps=cfg['learner']['anneal_steps'])  # a longer run keeps its original annealing schedule
         family = None if o.get('data') else make_family(cfg['source']['config'])
     else:
         if (out/'checkpoint.pt').exists():

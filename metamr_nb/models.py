@@ -67,7 +67,7 @@ class MLP(nn.Module):
             l, d = (diff**2).flatten(1).mean(1), diff*(2./(N*h.shape[2]))
         elif loss == 'bce':
             l = torch.nn.functional.binary_cross_entropy_with_logits(h, y.to(h.dtype), reduction='none').flatten(1).mean(1)
-            d = (h.sigmoid() - y.to(h.dtype))/N
+            d = (h.sigmoid() - y.to(h.dtype))/(N*h.shape[2])
         else:
             logp = h.log_softmax(-1)
             onehot = torch.nn.functional.one_hot(y.reshape(y.shape[0], N).long(), h.shape[-1]).to(h.dtype)

@@ -176,9 +176,9 @@ def _check(self:Trainer, loss:float, params:bool):
     if math.isfinite(loss) and not (params and not all(torch.isfinite(p).all() for p in self.learner.params.values())): return
     c = self.learner.config
     last = f"; the last good checkpoint is {self.out/'checkpoint.pt'}" if self.out and (self.out/'checkpoint.pt').exists() else ''
-    raise TrainingDiverged(f"training diverged at step {self.step}: the meta-loss is {loss} (NaN or infinite loss or "
-                           f"parameters). The usual cause is a learning rate too large: lower the outer lr (now "
-                           f"{c['outer_lr']:g}) or the inner lr (now {c['inner_lr']:g}){last}")
+    what = f"the meta-loss is {loss}" if not math.isfinite(loss) else "a parameter is NaN or infinite"
+    raise TrainingDiverged(f"training diverged at step {self.step}: {what}. The usual cause is a learning rate too large: "
+                           f"lower the outer lr (now {c['outer_lr']:g}) or the inner lr (now {c['inner_lr']:g}){last}")
 
 @patch
 def fit(self:Trainer, steps:int):

@@ -1,6 +1,6 @@
 """Reptile, MAML and the set encoder (CNP) on sinusoid regression and inside/outside shapes, under one budget.
 
-    python scripts/compare.py                  # 1000 meta-steps of 25 tasks per run (~3 min on one core), writes results/compare.json
+    python scripts/compare.py                  # 1000 meta-steps of 25 tasks per run, writes results/compare.json
     python scripts/compare.py --steps 300      # a quick version
 
 Every run sees the same number of tasks (steps × meta-batch) from the same seeded task stream; its wall time and

@@ -54,9 +54,13 @@ def main(argv=None):
         if name not in a.runs.split(','): continue
         out = Path(a.runs_dir)/f'{name}_{a.steps}'
         tcmd = [str(BIN/'metamr_train'), *train, '--steps', str(a.steps), '--seed', '0', '--eval-every', '0', '--quiet', '--out', str(out)]
-        if (out/'checkpoint.pt').exists(): tcmd.insert(1, '--resume')
+        done = False
+        if (out/'checkpoint.pt').exists():  # an interrupted run continues; a finished one is only re-scored
+            import torch
+            done = torch.load(out/'checkpoint.pt', weights_only=True)['step'] >= a.steps
+            tcmd.insert(1, '--resume')
         ecmd = [str(BIN/'metamr_eval'), str(out), '--tasks', str(a.tasks), *ev, '--steps', '0,1,5,10', '--seed', '1', '--json']
-        if a.eval_only:
+        if a.eval_only or done:
             if name not in old or not (out/'checkpoint.pt').exists(): sys.exit(f"--eval-only: no finished run {name} in {out}")
             t_train, tline, c_train = old[name]['train_seconds'], old[name]['train_command'], old[name].get('train_cpu_seconds')
         else:
