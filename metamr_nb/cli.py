@@ -328,7 +328,8 @@ def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a lis
         cfg = json.loads((out/'config.json').read_text())
         # only these come from the new command; anything else given would be silently ignored, so refuse it
         free = {'out', 'resume', 'steps', 'quiet', 'threads', 'nproc', 'port', 'max_restarts'}
-        given = [k for k, v in vars(args).items() if k not in free and v != p.get_default(k)]
+        # (a restarted distributed rank resumes with its original command line, which matches the stored settings)
+        given = [k for k, v in vars(args).items() if k not in free and v != p.get_default(k)] if args.resume else []
         if given: fail(f"--{given[0].replace('_', '-')} does not apply with --resume: the run continues with the settings "
                        f"stored in {out/'config.json'}; only --steps, --quiet, --threads, --nproc, --port and --max-restarts are read")
         o = dict(cfg['cli'], out=args.out, steps=args.steps, quiet=args.quiet, threads=args.threads, resume=True, nproc=args.nproc,
