@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['Option', 'family_options', 'data_parser', 'add_family_options', 'family_given', 'family_from_args', 'data_main',
-           'train_parser', 'check_train_args', 'build_training', 'resolve_train_options', 'train_main', 'eval_parser',
-           'eval_main', 'bench_main']
+           'train_parser', 'check_train_args', 'check_model_args', 'build_training', 'resolve_train_options',
+           'train_main', 'eval_parser', 'eval_main', 'bench_main']
 
 # %% ../nbs/10_cli.ipynb #aaaa75f8
 import argparse, inspect, io, math, re, sys, textwrap, tokenize
@@ -208,7 +208,7 @@ def data_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
           f"size={_size(path.stat().st_size)}")
 
 # %% ../nbs/10_cli.ipynb #27c68451
-_TRAIN_COMMON = ('family', 'data', 'algo', 'widths', 'activation', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
+_TRAIN_COMMON = ('family', 'data', 'algo', 'model', 'widths', 'activation', 'hidden', 'norm', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
                  'inner_lr', 'outer_opt', 'outer_lr', 'execution', 'steps', 'seed', 'out', 'resume', 'eval_every',
                  'ckpt_every', 'val_tasks', 'threads', 'quiet', 'nproc', 'port', 'max_restarts')
 _ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}, 'cnp': dict(inner_steps=0)}
@@ -230,9 +230,14 @@ def train_parser():
     a('--family', default='sinusoid', metavar='NAME', help=f"task family for fresh tasks every step: {', '.join(FAMILIES)} (default: sinusoid)")
     a('--data', metavar='FILE', help='train on this fixed task set (.npz from metamr_data) instead of fresh tasks')
     a('--algo', default='maml', choices=sorted(_ALGO_DEFAULTS), help='meta-learning algorithm (default: maml)')
+    a('--model', default='auto', choices=['auto', 'mlp', 'conv'], help='network: an MLP on points or a ConvNet on images '
+      '(default: auto, conv for image tasks such as shape_kinds, else mlp)')
     a('--widths', type=_widths, default=[40, 40], metavar='W,W', help='hidden layer sizes of the MLP (default: 40,40)')
     a('--activation', default='relu', help='MLP activation: relu, tanh, gelu, silu (default: relu)')
-    a('--loss', default='mse', choices=['mse', 'ce', 'bce'], help='mse (regression), ce (class labels), bce (0/1 labels) (default: mse)')
+    a('--hidden', type=int, default=32, metavar='C', help='channels of every ConvNet block (default: 32, the MAML Omniglot net)')
+    a('--norm', default='group', choices=['group', 'none'], help='ConvNet normalisation: group (per image) or none (default: group)')
+    a('--loss', default=None, choices=['mse', 'ce', 'bce'], help='mse (regression), ce (N-way class labels), bce (0/1 labels) '
+      '(default: what the tasks hold: ce for shape_kinds, bce for inside, mse otherwise)')
     a('--shots', type=int, default=10, metavar='K', help='support points per task (default: 10)')
     a('--queries', type=int, default=10, metavar='Q', help='query points per task (default: 10)')
     a('--meta-batch', type=int, default=25, metavar='T', help='tasks per meta-step (default: 25)')
@@ -269,10 +274,35 @@ def check_train_args(o:dict, fail):
         if not o[k] > 0: fail(f"--{k.replace('_', '-')} is {o[k]}; a learning rate must be positive")
     for k in ('eval_every', 'ckpt_every'):
         if o[k] < 0: fail(f"--{k.replace('_', '-')} is {o[k]}; it must be 0 (never) or more")
+    if o.get('hidden', 32) < 1: fail(f"--hidden is {o['hidden']}; a ConvNet block needs at least 1 channel")
+    if o['algo'] == 'cnp' and o['nproc'] > 1: fail("--nproc > 1 splits an inner loop over processes; --algo cnp has none: use --nproc 1")
+
+_LOSS_OF_FAMILY = {'inside': 'bce', 'shape_kinds': 'ce'}  # families whose targets are labels, not numbers
+
+def _task_kind(source):
+    "(family name, image side or None, number of classes or None) of a task family or a fixed `TaskSet`."
+    meta = getattr(source, 'meta', None)
+    if isinstance(meta, dict):  # a TaskSet: its family left its name and settings in meta
+        cfg, name = meta.get('config') or {}, meta.get('family')
+        ways = cfg.get('ways') or (int(source.y_support.max()) + 1 if name == 'shape_kinds' else None)
+        return name, meta.get('image_size'), ways
+    return source.name, getattr(source, 'image_size', None), getattr(source, 'ways', None)
+
+def check_model_args(o:dict, name:str, size, ways, fail):
+    "Reject a network or loss that cannot fit the tasks (family `name`, images of side `size`, `ways` classes)."
+    what = f"{name} tasks" if name else 'the task set'
     if o['algo'] == 'cnp' and o['loss'] == 'ce':
         fail("--algo cnp takes --loss mse (regression: Gaussian mean and std) or bce (0/1 labels); "
              "N-way labels (ce) need reptile, fomaml or maml")
-    if o['algo'] == 'cnp' and o['nproc'] > 1: fail("--nproc > 1 splits an inner loop over processes; --algo cnp has none: use --nproc 1")
+    if o['loss'] == 'ce' and not ways:
+        fail(f"--loss ce needs N-way class labels (--family shape_kinds); {what} hold other targets: use --loss "
+             f"{_LOSS_OF_FAMILY.get(name, 'mse')}")
+    if o['loss'] != 'ce' and ways:
+        fail(f"{what} hold N-way class labels; train them with --loss ce (or leave --loss out), not --loss {o['loss']}")
+    if o['model'] == 'conv' and o['algo'] == 'cnp':
+        fail("--algo cnp builds its own set encoder; --model conv is for reptile, fomaml and maml")
+    if o['model'] == 'conv' and not size:
+        fail(f"--model conv takes images (--family shape_kinds); {what} are points: use --model mlp (or leave --model out)")
 
 def build_training(o:dict, # the resolved options (as stored in config.json's 'cli')
                    fail, # fail(message) for a one-line error
@@ -295,9 +325,17 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
         source = family
         probe = family.sample(1, 1, 1, seed=0)
         d_in, d_out = probe.d_in, probe.d_out
+    name, size, ways = _task_kind(source)
+    if o.get('loss') is None: o['loss'] = _LOSS_OF_FAMILY.get(name, 'mse')
+    if o.get('model', 'mlp') == 'auto': o['model'] = 'conv' if size and o['algo'] != 'cnp' else 'mlp'
+    check_model_args(o, name, size, ways, fail)
+    if o['loss'] == 'ce': d_out = ways  # one logit per class
     torch.manual_seed(o['seed'])
     try:
-        if o['algo'] == 'cnp':  # the set encoder: map-reduce inside the model, no inner loop
+        if o['model'] == 'conv':
+            from metamr_nb.models import ConvNet
+            model = ConvNet(ways, hidden=o['hidden'], image_size=size, norm=o['norm'])
+        elif o['algo'] == 'cnp':  # the set encoder: map-reduce inside the model, no inner loop
             from metamr_nb.cnp import SetEncoderModel
             model = SetEncoderModel(d_in, d_out, o['widths'], r_dim=o['widths'][-1], activation=o['activation'],
                                     likelihood='bernoulli' if o['loss'] == 'bce' else 'gaussian')
@@ -414,6 +452,8 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     try: learner = load_run(args.run)
     except (OSError, ValueError) as e: fail(str(e))
     cfg = learner.run_config
+    if args.widths is not None and 'widths' not in cfg['model']:
+        fail(f"the run {args.run} has a {cfg['model']['kind']} model, which has no hidden layer sizes; drop --widths")
     if args.widths is not None and list(args.widths) != list(cfg['model']['widths']):
         fail(f"the run {args.run} has hidden layers {cfg['model']['widths']}, not --widths {','.join(map(str, args.widths))}; "
              f"drop --widths or evaluate a run with that architecture")
