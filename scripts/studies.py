@@ -4,8 +4,10 @@
     python scripts/studies.py --quick    # a reduced version (tiny runs, few tasks) in seconds: what the test suite runs
     python scripts/studies.py --only noise,shots_steps --out /tmp/st
 
-The full studies reuse the MAML-protocol runs made by scripts/fidelity.py (runs/fidelity/maml_k10_70000 and
-reptile_k10_70000, read-only) and train two short MAML runs of their own for the noise study (runs/studies/).
+The full studies reuse the MAML-protocol runs that results/fidelity.json was scored on (made by scripts/fidelity.py:
+maml_k10 and reptile_k10, read-only), train the set encoder (CNP) on the same protocol — 70,000 meta-steps of 25
+sinusoid tasks, K = 10 — and, for the noise study, two short MAML runs and a CNP trained with noisy targets (runs/studies/).
+The CNP has no inner loop: one forward pass conditions it on the support set, so its score is the same at every step count.
 Every evaluation is what `metamr_eval RUN ... --json` computes (same family, same task seed, same `evaluate`); each
 row stores that exact command, so any number can be checked by hand. `--quick` trains tiny runs (with the package's
 own `metamr_train`) into the output folder instead, so it needs nothing that is not in the repository.
@@ -46,6 +48,10 @@ def check(name, d):
         for k in ('eval_command', 'train_command'):
             if k in r and r[k] is not None: assert r[k].startswith(('metamr_eval ', 'metamr_train ')), r[k]
     for run in d['runs'].values(): assert {'path', 'train_command'} <= set(run), run
+    if name in ('extrapolation', 'noise', 'shots_steps'):
+        assert {'maml', 'reptile', 'cnp'} <= {r['learner'] for r in d['rows']}, f'{name}: a learner is missing'
+    if name == 'noise':
+        for p in d['paired']: assert {'pair', 'sigma', 'steps', 'mean_diff', 'ci95'} <= set(p), p
     if name == 'extrapolation':
         assert {r['axis'] for r in d['rows']} == {'x', 'amplitude', 'phase', 'family'}
         for e in d['examples']: assert {'learner', 'axis', 'band', 'x', 'y', 'x_support', 'y_support', 'pred'} <= set(e)
@@ -99,17 +105,17 @@ class Ctx:
         from metamr_nb.cli import train_main
         out = Path(self.a.runs_dir)/f'{name}_{steps}'
         cmd = ['--steps', str(steps), *args, '--seed', '0', '--eval-every', '0', '--quiet', '--out', str(out)]
-        t, fresh = time.perf_counter(), not (out/'checkpoint.pt').exists()
         import contextlib, io
         from metamr_nb.training import load_checkpoint
-        if (out/'checkpoint.pt').exists():  # reuse a finished run; finish an interrupted one
-            if load_checkpoint(out)['step'] < steps:
-                with contextlib.redirect_stdout(io.StringIO()): train_main(['--resume', '--steps', str(steps), '--quiet', '--out', str(out)])
-        else:
-            with contextlib.redirect_stdout(io.StringIO()): train_main(cmd)
+        t, started = time.perf_counter(), (out/'checkpoint.pt').exists()
+        done = started and load_checkpoint(out)['step'] >= steps
+        if not done:  # train it, or finish an interrupted run
+            args = ['--resume', '--steps', str(steps), '--quiet', '--out', str(out)] if started else cmd
+            with contextlib.redirect_stdout(io.StringIO()): train_main(args)
         self.runs[name] = {'path': rel(out), 'train_command': ' '.join(['metamr_train', *map(rel, cmd)]),
-                           'train_seconds': round(time.perf_counter() - t, 1) if fresh else None,  # None: an existing run reused
-                           'reused': not fresh}
+                           # None: a finished run was reused; resumed: the seconds cover only the part trained now
+                           'train_seconds': None if done else round(time.perf_counter() - t, 1),
+                           'reused': done, 'resumed': started and not done}
         return out
 
     def add_run(self, name, path):
@@ -164,7 +170,7 @@ def example(ctx, name, ts, curve, steps, x_lo, x_hi, meta):
     yg = F.f(xg, {k: np.asarray(v)[i:i+1] for k, v in ts.params.items()})
     pred = {}
     for s in steps:
-        p = L.adapt(b, steps=s) if s else {k: v.detach()[None] for k, v in L.params.items()}
+        p = L.adapt(b, steps=s) if s or L.algo == 'cnp' else {k: v.detach()[None] for k, v in L.params.items()}
         pred[str(s)] = [round(float(v), 4) for v in L.predict(torch.as_tensor(xg), p).reshape(-1)]
     r = lambda a: [round(float(v), 4) for v in np.asarray(a).reshape(-1)]
     return {**meta, 'learner': name, 'task_loss': {str(s): round(float(curve[s]['loss'][i]), 4) for s in steps},
@@ -175,7 +181,7 @@ def example(ctx, name, ts, curve, steps, x_lo, x_hi, meta):
 # ---------------------------------------------------------------------------------------------------- studies
 
 def extrapolation(ctx):
-    "Query MSE after 0/1/10 steps as the test tasks move outside the training distribution, for MAML and Reptile."
+    "Query MSE after 0/1/10 steps as the test tasks move outside the training distribution, for MAML, Reptile and the CNP."
     steps = [0, 1, 10]
     axes = [  # axis, band label, band centre, distance outside the training range, family, settings
         ('x', 'in range', 0.0, 0.0, None, {}),
@@ -196,7 +202,7 @@ def extrapolation(ctx):
     rows, examples = [], []
     pick = {('x', 'x in [8, 10]'): (-5, 10), ('amplitude', 'A in [10, 15]'): (-5, 5), ('family', 'square wave'): (-5, 5),
             ('phase', 'φ in [1.25π, 1.5π]'): (-5, 5)}
-    for name in ('maml', 'reptile'):
+    for name in LEARNERS:
         for axis, band, centre, dist, fam, over in axes:
             st, cmd, ts, curve = ctx.eval(name, steps, family=fam, **over)
             rows.append({'learner': name, 'axis': axis, 'band': band, 'centre': None if centre is None else round(centre, 4),
@@ -212,22 +218,23 @@ def noise(ctx):
     steps = [0, 1, 10]
     sigmas = [0, 0.1, 0.25, 0.5, 0.75, 1.0] if not ctx.quick else [0, 0.5, 1.0]
     rows, per = [], {}
-    for name in ('maml', 'reptile', 'maml_short_clean', 'maml_short_noisy'):
+    for name in NOISE_RUNS:
         tn = ctx.runs_noise[name]
         for s in sigmas:
             st, cmd, _, curve = ctx.eval(name, steps, noise=s)  # query targets stay clean (query_noise False)
             rows.append({'learner': name, 'train_noise': tn, 'sigma': s, 'steps': st, 'eval_command': cmd})
             per[name, s] = curve
-    # the two short runs differ only in training noise and are scored on the very same tasks: compare them task by task
+    # each pair differs only in training noise and is scored on the very same tasks: compare them task by task
     from metamr_nb.inference import _ci
     import numpy as np
     paired = []
-    for s in sigmas:
-        for k in steps:
-            d = np.asarray(per['maml_short_noisy', s][k]['loss'], np.float64) - np.asarray(per['maml_short_clean', s][k]['loss'], np.float64)
-            m, ci = _ci(d[np.isfinite(d)])
-            paired.append({'sigma': s, 'steps': k, 'mean_diff': round(m, 5), 'ci95': round(ci, 5),
-                           'noisy_better': round(float((d < 0).mean()), 4), 'n': int(np.isfinite(d).sum())})
+    for pair, (clean, noisy) in PAIRS.items():
+        for s in sigmas:
+            for k in (steps if pair != 'cnp' else [0]):  # the CNP: the same at every step count
+                d = np.asarray(per[noisy, s][k]['loss'], np.float64) - np.asarray(per[clean, s][k]['loss'], np.float64)
+                m, ci = _ci(d[np.isfinite(d)])
+                paired.append({'pair': pair, 'clean': clean, 'noisy': noisy, 'sigma': s, 'steps': k, 'mean_diff': round(m, 5),
+                               'ci95': round(ci, 5), 'noisy_better': round(float((d < 0).mean()), 4), 'n': int(np.isfinite(d).sum())})
     return {'rows': rows, 'train_noise': ctx.train_noise, 'paired': paired}
 
 
@@ -255,7 +262,7 @@ def pretrain(ctx, steps, seed=0):
 
 
 def shots_steps(ctx):
-    "MSE vs K and vs inner steps for MAML and Reptile, against a from-scratch and a jointly pretrained network."
+    "MSE vs K and vs inner steps for MAML, Reptile and the CNP, against a from-scratch and a jointly pretrained network."
     import torch
     from metamr_nb.models import build_model
     from metamr_nb.learners import make_learner
@@ -276,7 +283,7 @@ def shots_steps(ctx):
     smax = 20 if not ctx.quick else 3
     rows, curves = [], []
     b = dict(cfg['source']['config']); F = make_family(b.pop('name'), **b)
-    for name in ('maml', 'reptile', 'scratch', 'pretrained'):
+    for name in (*LEARNERS, 'scratch', 'pretrained'):
         lr = cfg['learner']['inner_lr']
         for K in shots:
             ts = F.sample(ctx.tasks, K, max(cfg['trainer']['queries'], 1), seed=SEED)
@@ -303,6 +310,9 @@ def reproduction(ctx):
             'fidelity_command': 'python scripts/fidelity.py'}
 
 
+LEARNERS = ('maml', 'reptile', 'cnp')
+NOISE_RUNS = ('maml', 'reptile', 'cnp', 'maml_short_clean', 'maml_short_noisy', 'cnp_noisy')
+PAIRS = {'maml': ('maml_short_clean', 'maml_short_noisy'), 'cnp': ('cnp', 'cnp_noisy')}  # clean, noisy: same but for the noise
 STUDIES = {'extrapolation': extrapolation, 'noise': noise, 'shots_steps': shots_steps, 'reproduction': reproduction}
 QUESTIONS = {k: f.__doc__ for k, f in STUDIES.items()}
 
@@ -315,7 +325,8 @@ def main(argv=None):
     ap.add_argument('--runs-dir', default=None, help='where this script trains its own runs (default: runs/studies, '
                                                      'or OUT/runs with --quick)')
     ap.add_argument('--tasks', type=int, default=None, help='evaluation tasks per condition (default: 500; --quick: 20)')
-    ap.add_argument('--fidelity', default=str(ROOT/'results'/'fidelity.json'), help='the fidelity results to tabulate')
+    ap.add_argument('--fidelity', default=str(ROOT/'results'/'fidelity.json'),
+                    help='the fidelity results to tabulate; their MAML and Reptile K = 10 runs are the ones studied')
     a = ap.parse_args(argv)
     only = [s for s in a.only.split(',') if s]
     bad = [s for s in only if s not in STUDIES]
@@ -335,24 +346,32 @@ def main(argv=None):
         small = ['--meta-batch', '5']
         ctx.train('maml', proto[:-2] + small, 20)
         ctx.train('reptile', ['--algo', 'reptile', '--shots', '10', '--inner-steps', '5', '--inner-lr', '0.01'] + small, 20)
-    else:
+    else:  # the very runs results/fidelity.json scored (their --out), so the studies and the fidelity page agree
+        fid = json.loads(Path(a.fidelity).read_text())['runs']
         for name in ('maml', 'reptile'):
-            p = ROOT/'runs'/'fidelity'/f'{name}_k10_70000'
+            p = ROOT/fid[f'{name}_k10']['train_command'].split('--out ')[1].split()[0]
             if not (p/'checkpoint.pt').exists(): sys.exit(f'{p} is missing: run `python scripts/fidelity.py` first')
             ctx.add_run(name, p)
+    # the set encoder on the same protocol (K = 10, meta-batch 25; as many meta-steps as the MAML run)
+    cnp = ['--algo', 'cnp', '--widths', '64,64', '--shots', '10', '--queries', '10', '--outer-lr', '0.001']
+    big = 70000 if not a.quick else 20
+    ctx.train('cnp', cnp + (['--meta-batch', '5'] if a.quick else ['--meta-batch', '25']), big)
     ctx.train_noise = 0.5
-    ctx.runs_noise = {'maml': 0.0, 'reptile': 0.0, 'maml_short_clean': 0.0, 'maml_short_noisy': ctx.train_noise}
+    ctx.runs_noise = {'maml': 0.0, 'reptile': 0.0, 'cnp': 0.0, 'maml_short_clean': 0.0, 'maml_short_noisy': ctx.train_noise,
+                      'cnp_noisy': ctx.train_noise}
     if 'noise' in only:
         n = 20 if a.quick else 5000
         opts = proto[:-2] + (['--meta-batch', '5'] if a.quick else ['--meta-batch', '25'])
         ctx.train('maml_short_clean', opts, n)
         ctx.train('maml_short_noisy', opts + ['--noise', fmt(ctx.train_noise)], n)
+        ctx.train('cnp_noisy', cnp + (['--meta-batch', '5'] if a.quick else ['--meta-batch', '25'])
+                  + ['--noise', fmt(ctx.train_noise)], big)
     cmd = ' '.join(['python scripts/studies.py', *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     Path(a.out).mkdir(parents=True, exist_ok=True)
     for name in only:
         t = time.perf_counter()
         body = STUDIES[name](ctx)
-        used = {'extrapolation': ['maml', 'reptile'], 'noise': list(ctx.runs_noise), 'shots_steps': ['maml', 'reptile'],
+        used = {'extrapolation': list(LEARNERS), 'noise': list(NOISE_RUNS), 'shots_steps': list(LEARNERS),
                 'reproduction': []}[name]
         d = {'study': name, 'question': QUESTIONS[name], 'command': cmd, 'seed': {'train': 0, 'eval_tasks': SEED},
              'version': metamr_nb.__version__, 'python': platform.python_version(), 'quick': a.quick, 'tasks': a.tasks,
