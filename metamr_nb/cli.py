@@ -230,7 +230,7 @@ def train_parser():
     a('--family', default='sinusoid', metavar='NAME', help=f"task family for fresh tasks every step: {', '.join(FAMILIES)} (default: sinusoid)")
     a('--data', metavar='FILE', help='train on this fixed task set (.npz from metamr_data) instead of fresh tasks')
     a('--algo', default='maml', choices=sorted(_ALGO_DEFAULTS), help='meta-learning algorithm (default: maml)')
-    a('--model', default='auto', choices=['auto', 'mlp', 'conv'], help='network: an MLP on points or a ConvNet on images '
+    a('--model', default='auto', choices=['auto', 'mlp', 'conv'], help='network: an MLP on points or a ConvNet on images (with --algo cnp: the set encoder on MLP or conv features) '
       '(default: auto, conv for image tasks such as shape_kinds, else mlp)')
     a('--widths', type=_widths, default=[40, 40], metavar='W,W', help='hidden layer sizes of the MLP (default: 40,40)')
     a('--activation', default='relu', help='MLP activation: relu, tanh, gelu, silu (default: relu)')
@@ -291,16 +291,13 @@ def _task_kind(source):
 def check_model_args(o:dict, name:str, size, ways, fail):
     "Reject a network or loss that cannot fit the tasks (family `name`, images of side `size`, `ways` classes)."
     what = f"{name} tasks" if name else 'the task set'
-    if o['algo'] == 'cnp' and o['loss'] == 'ce':
-        fail("--algo cnp takes --loss mse (regression: Gaussian mean and std) or bce (0/1 labels); "
-             "N-way labels (ce) need reptile, fomaml or maml")
     if o['loss'] == 'ce' and not ways:
         fail(f"--loss ce needs N-way class labels (--family shape_kinds); {what} hold other targets: use --loss "
              f"{_LOSS_OF_FAMILY.get(name, 'mse')}")
     if o['loss'] != 'ce' and ways:
         fail(f"{what} hold N-way class labels; train them with --loss ce (or leave --loss out), not --loss {o['loss']}")
-    if o['model'] == 'conv' and o['algo'] == 'cnp':
-        fail("--algo cnp builds its own set encoder; --model conv is for reptile, fomaml and maml")
+    if o['algo'] == 'cnp' and size and o['model'] != 'conv':
+        fail("--algo cnp on images builds a set encoder on conv features: use --model conv (or leave --model out)")
     if o['model'] == 'conv' and not size:
         fail(f"--model conv takes images (--family shape_kinds); {what} are points: use --model mlp (or leave --model out)")
 
@@ -327,12 +324,16 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
         d_in, d_out = probe.d_in, probe.d_out
     name, size, ways = _task_kind(source)
     if o.get('loss') is None: o['loss'] = _LOSS_OF_FAMILY.get(name, 'mse')
-    if o.get('model', 'mlp') == 'auto': o['model'] = 'conv' if size and o['algo'] != 'cnp' else 'mlp'
+    if o.get('model', 'mlp') == 'auto': o['model'] = 'conv' if size else 'mlp'
     check_model_args(o, name, size, ways, fail)
     if o['loss'] == 'ce': d_out = ways  # one logit per class
     torch.manual_seed(o['seed'])
     try:
-        if o['model'] == 'conv':
+        if o['algo'] == 'cnp' and o['model'] == 'conv':  # N-way images: conv features, a mean per class
+            from metamr_nb.cnp import ImageSetEncoder
+            model = ImageSetEncoder(ways, hidden=o['hidden'], image_size=size, norm=o['norm'], widths=o['widths'],
+                                    r_dim=o['widths'][-1], activation=o['activation'])
+        elif o['model'] == 'conv':
             from metamr_nb.models import ConvNet
             model = ConvNet(ways, hidden=o['hidden'], image_size=size, norm=o['norm'])
         elif o['algo'] == 'cnp':  # the set encoder: map-reduce inside the model, no inner loop

@@ -8,12 +8,12 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .models import MODELS, MLP, ModelError
+from .models import MODELS, MLP, ConvNet, ModelError
 from .mapreduce import as_batch
 from .learners import LEARNERS, Learner
 
 # %% auto #0
-__all__ = ['LIKELIHOODS', 'SetEncoderModel', 'CNP']
+__all__ = ['LIKELIHOODS', 'SetEncoderModel', 'CNP', 'ImageSetEncoder']
 
 # %% ../nbs/05a_cnp.ipynb #c36a17b5
 LIKELIHOODS = ('gaussian', 'bernoulli')
@@ -68,7 +68,7 @@ class SetEncoderModel(nn.Module):
 MODELS['cnp'] = SetEncoderModel
 
 # %% ../nbs/05a_cnp.ipynb #67b7f107
-_LOSS_OF = {'gaussian': 'mse', 'bernoulli': 'bce'}
+_LOSS_OF = {'gaussian': 'mse', 'bernoulli': 'bce', 'categorical': 'ce'}
 
 class CNP(Learner):
     "The set encoder as a learner: no inner loop, one outer step on the query points' likelihood given the support set."
@@ -83,8 +83,9 @@ class CNP(Learner):
                  execution:str='auto', # unused (no map over tasks)
                  anneal_steps:int=0, # if > 0, the outer lr decays linearly to 0 over this many steps
                  random_context:bool=True): # train on a random number 1..K of the support points as context
-        if not isinstance(model, SetEncoderModel):
-            raise TypeError(f"the CNP learner needs a SetEncoderModel, not {type(model).__name__}; "
+        # a set encoder: encode(context) → r, decode(r, targets); SetEncoderModel, or ImageSetEncoder (below)
+        if not (hasattr(model, 'encode') and hasattr(model, 'decode') and getattr(model, 'config', {}).get('likelihood') in _LOSS_OF):
+            raise TypeError(f"the CNP learner needs a SetEncoderModel (or an ImageSetEncoder), not {type(model).__name__}; "
                             f"build one with SetEncoderModel(d_in, d_out, likelihood=...)")
         want = _LOSS_OF[model.config['likelihood']]
         loss = want if loss is None else loss
@@ -100,6 +101,7 @@ class CNP(Learner):
     def _nll(self, xc, yc, xt, yt):
         "Mean negative log-likelihood of `yt` under the predictions at `xt`: [T, N, d_out] → [T]."
         a, b = self.model(xc, yc, xt)
+        if self.loss == 'ce': return F.cross_entropy(a.transpose(1, 2), yt[..., 0].long(), reduction='none').mean(1)
         if b is None: return F.binary_cross_entropy_with_logits(a, yt.to(a.dtype), reduction='none').flatten(1).mean(1)
         return -torch.distributions.Normal(a, b).log_prob(yt).flatten(1).mean(1)
 
@@ -144,7 +146,11 @@ class CNP(Learner):
         for i in range(0, b['x_support'].shape[0], chunk):
             p = {k: v[i:i+chunk] for k, v in b.items()}
             out, yq = self.predict(p['x_query'], self.adapt(p)), p['y_query'].to(torch.float32)
-            if self.loss == 'bce':
+            if self.loss == 'ce':
+                y = yq[..., 0].long()
+                losses.append(F.cross_entropy(out.transpose(1, 2), y, reduction='none').mean(1))
+                accs.append((out.argmax(-1) == y).float().mean(1))
+            elif self.loss == 'bce':
                 losses.append(F.binary_cross_entropy_with_logits(out, yq, reduction='none').flatten(1).mean(1))
                 accs.append(((out > 0).float() == yq).float().flatten(1).mean(1))
             else:
@@ -157,3 +163,70 @@ class CNP(Learner):
                 f"lr {c['outer_lr']:g}; reports {c['loss']})")
 
 LEARNERS['cnp'] = CNP
+
+# %% ../nbs/05a_cnp.ipynb #97ec814b
+class ImageSetEncoder(nn.Module):
+    "A CNP for N-way images: conv features, an encoder MLP, a mean per class (the reduce), a shared per-class decoder."
+    def __init__(self,
+                 n_classes:int=5, # N of an N-way task
+                 in_channels:int=1, # image channels
+                 hidden:int=32, # channels of every conv block (as `ConvNet`)
+                 image_size:int=28, # height = width of the images
+                 norm:str='group', # 'group' (per image) or 'none'
+                 widths=(64,), # hidden layer sizes of the encoder and decoder MLPs
+                 r_dim:int=64, # size of each class representation
+                 activation:str='relu', # hidden activation of the MLPs
+                 likelihood:str='categorical'): # the only one: one logit per class (stored so checkpoints rebuild it)
+        super().__init__()
+        if likelihood != 'categorical':
+            raise ModelError(f"ImageSetEncoder predicts classes (likelihood 'categorical'), not {likelihood!r}")
+        conv = ConvNet(n_classes, in_channels, hidden, image_size, norm)
+        self.features, feat = conv.features, conv.head.in_features  # the conv blocks; the linear head is not used
+        widths = [int(w) for w in widths]
+        self.encoder = MLP(feat, widths, r_dim, activation)
+        self.decoder = MLP(r_dim + feat, widths, 1, activation)
+        self.config = dict(kind='cnp_image', n_classes=int(n_classes), in_channels=int(in_channels), hidden=int(hidden),
+                           image_size=int(image_size), norm=norm, widths=widths, r_dim=int(r_dim), activation=activation,
+                           likelihood='categorical')
+
+    def embed(self, x):
+        "Conv features of images `x` [T, M, C·S·S] (as task sets store them): [T, M, features]."
+        c = self.config
+        if x.dim() != 3 or x.shape[-1] != c['in_channels']*c['image_size']**2:
+            raise ModelError(f"images {tuple(x.shape)} must be [T, M, {c['in_channels']*c['image_size']**2}] "
+                             f"(flattened {c['in_channels']}×{c['image_size']}×{c['image_size']}, as ShapeKinds stores them); "
+                             f"build ImageSetEncoder(image_size=..., in_channels=...) for other images")
+        T, M = x.shape[:2]
+        return self.features(x.reshape(T*M, c['in_channels'], c['image_size'], c['image_size'])).reshape(T, M, -1)
+
+    def encode(self, xc, yc):
+        "The map and the per-class reduce: images `xc` [T, K, C·S·S], labels `yc` [T, K, 1] → r [T, N, r_dim]."
+        if xc.dim() != 3 or yc.dim() != 3 or xc.shape[:2] != yc.shape[:2]:
+            raise ModelError(f"context images {tuple(xc.shape)} and labels {tuple(yc.shape)} must be [T, K, C·S·S] and "
+                             f"[T, K, 1] with the same T and K")
+        if xc.shape[1] == 0:
+            raise ModelError("the set encoder got no context images (K = 0): it needs at least one labelled image per "
+                             "task; give it a support set with K >= 1")
+        N = self.config['n_classes']
+        y = yc[..., 0].long()
+        if y.min() < 0 or y.max() >= N:
+            raise ModelError(f"labels must be 0 … {N - 1} for this {N}-way model, got {int(y.min())} … {int(y.max())}; "
+                             f"build ImageSetEncoder(n_classes=...) for your number of ways")
+        r_i = self.encoder(self.embed(xc))                     # map: one vector per context image
+        onehot = F.one_hot(y, N).to(r_i.dtype)                 # [T, K, N]
+        count = onehot.sum(1).clamp(min=1)[..., None]          # a class with no image in the context gets r_j = 0
+        return torch.einsum('tkn,tkr->tnr', onehot, r_i)/count  # reduce: the mean of each class's vectors
+
+    def decode(self, r, xt):
+        "One logit per class for each target image `xt` [T, M, C·S·S]: (logits [T, M, N], None)."
+        h = self.embed(xt)
+        if h.shape[0] != r.shape[0]: raise ModelError(f"targets for {h.shape[0]} tasks but representations for {r.shape[0]}")
+        T, M, N = h.shape[0], h.shape[1], r.shape[1]
+        pair = torch.cat([r[:, None].expand(T, M, N, r.shape[-1]), h[:, :, None].expand(T, M, N, h.shape[-1])], -1)
+        return self.decoder(pair)[..., 0], None
+
+    def forward(self, xc, yc, xt):
+        "Logits at the target images given the labelled context images: see `decode`."
+        return self.decode(self.encode(xc, yc), xt)
+
+MODELS['cnp_image'] = ImageSetEncoder
