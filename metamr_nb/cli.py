@@ -371,7 +371,8 @@ def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a lis
         given = [k for k, v in vars(args).items() if k not in free and v != p.get_default(k)] if args.resume else []
         if given: fail(f"--{given[0].replace('_', '-')} does not apply with --resume: the run continues with the settings "
                        f"stored in {out/'config.json'}; only --steps, --quiet, --threads, --nproc, --port and --max-restarts are read")
-        o = dict(cfg['cli'], out=args.out, steps=args.steps, quiet=args.quiet, threads=args.threads, resume=True, nproc=args.nproc,
+        # runs made before --model/--hidden/--norm existed were MLP runs
+        o = dict({'model': 'mlp', 'hidden': 32, 'norm': 'group', **cfg['cli']}, out=args.out, steps=args.steps, quiet=args.quiet, threads=args.threads, resume=True, nproc=args.nproc,
                  anneal_steps=cfg['learner']['anneal_steps'])  # a longer run keeps its original annealing schedule
         family = None if o.get('data') else make_family(cfg['source']['config'])
     else:

@@ -70,6 +70,19 @@ MODELS['cnp'] = SetEncoderModel
 # %% ../nbs/05a_cnp.ipynb #67b7f107
 _LOSS_OF = {'gaussian': 'mse', 'bernoulli': 'bce', 'categorical': 'ce'}
 
+def _per_class_order(xs, ys):
+    "N-way support sets reordered so that any prefix of k·N images holds k of each class: (xs, ys, shots per class)."
+    y = ys[..., 0].long()
+    T, M = y.shape
+    counts = torch.stack([torch.bincount(row, minlength=int(y.max()) + 1) for row in y])
+    if not (counts == counts[:, :1]).all():  # unbalanced context: keep it whole (a random prefix could drop a class)
+        return xs, ys, 1
+    N = counts.shape[1]; K = M//N
+    # stable sort by label, then interleave: image 0 of every class, image 1 of every class, ...
+    idx = torch.argsort(y, dim=1, stable=True).reshape(T, N, K).transpose(1, 2).reshape(T, M)
+    take = lambda a: torch.gather(a, 1, idx[..., None].expand(-1, -1, a.shape[-1]))
+    return take(xs), take(ys), K
+
 class CNP(Learner):
     "The set encoder as a learner: no inner loop, one outer step on the query points' likelihood given the support set."
     algo = 'cnp'
@@ -110,7 +123,9 @@ class CNP(Learner):
         b = as_batch(batch) if not isinstance(batch, dict) else batch
         xs, ys, xq, yq = b['x_support'], b['y_support'], b['x_query'], b['y_query']
         K = xs.shape[1]
+        if self.loss == 'ce': xs, ys, K = _per_class_order(xs, ys)  # N-way: the context keeps every class (below)
         k = int(torch.randint(1, K + 1, ()).item()) if self.random_context and K > 1 else K
+        if self.loss == 'ce': k *= xs.shape[1]//K  # k images of each class
         xt, yt = torch.cat([xq, xs[:, k:]], 1), torch.cat([yq, ys[:, k:]], 1)
         if xt.shape[1] == 0: raise ValueError("the tasks have no query points (Q = 0); the CNP trains on query points: use Q >= 1")
         loss = self._nll(xs[:, :k], ys[:, :k], xt, yt).mean()

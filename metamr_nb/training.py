@@ -135,6 +135,7 @@ def set_state(self:Trainer, st:dict):
     torch.set_rng_state(st['torch_rng'])
     order = st['order'].numpy()
     self._order, self._pos = (order if len(order) else None), int(st['pos'])
+    self._losses = []  # losses buffered for TensorBoard belong to the steps before the restored one
 
 @patch
 def run_config(self:Trainer):
@@ -194,7 +195,7 @@ def fit(self:Trainer, steps:int):
     "Meta-train until step `steps`; returns the last step's statistics."
     from tqdm.auto import tqdm
     bar = tqdm(total=steps, initial=self.step, disable=not self.progress, desc='meta-train')
-    stats, self.stop_requested = {'loss': 0.}, False
+    stats, self.stop_requested, good = {'loss': 0.}, False, None
     try:
         while self.step < steps and not self.stop_requested:
             stats = self.learner.meta_step(self.next_batch())
@@ -202,6 +203,7 @@ def fit(self:Trainer, steps:int):
             ckpt = self.ckpt_every and self.step % self.ckpt_every == 0 and self.step < steps
             # the loss every step; the parameters before anything is written (a NaN there shows in the next loss anyway)
             self._check(stats['loss'], params=ckpt)
+            good = stats
             self._losses.append(stats['loss'])  # TensorBoard gets their mean every log_every steps: a write costs ~0.1 ms
             if self.step % self.log_every == 0 or self.step >= steps: self._flush_losses(stats)
             bar.update(1); bar.set_postfix(loss=f"{stats['loss']:.3f}", refresh=False)
@@ -214,6 +216,7 @@ def fit(self:Trainer, steps:int):
         self.checkpoint()
     finally:
         bar.close()
+        if good is not None: self._flush_losses(good)  # also on an error: the steps just before it are the telling ones
         if self._writer is not None: self._writer.flush()
     for cb in self.callbacks: cb.on_end(self)
     return stats
