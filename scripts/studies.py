@@ -355,7 +355,8 @@ def main(argv=None):
     # the set encoder on the same protocol (K = 10, meta-batch 25; as many meta-steps as the MAML run)
     cnp = ['--algo', 'cnp', '--widths', '64,64', '--shots', '10', '--queries', '10', '--outer-lr', '0.001']
     big = 70000 if not a.quick else 20
-    ctx.train('cnp', cnp + (['--meta-batch', '5'] if a.quick else ['--meta-batch', '25']), big)
+    if set(only) & {'extrapolation', 'noise', 'shots_steps'}:
+        ctx.train('cnp', cnp + (['--meta-batch', '5'] if a.quick else ['--meta-batch', '25']), big)
     ctx.train_noise = 0.5
     ctx.runs_noise = {'maml': 0.0, 'reptile': 0.0, 'cnp': 0.0, 'maml_short_clean': 0.0, 'maml_short_noisy': ctx.train_noise,
                       'cnp_noisy': ctx.train_noise}
