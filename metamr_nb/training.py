@@ -216,7 +216,9 @@ def fit(self:Trainer, steps:int):
         self.checkpoint()
     finally:
         bar.close()
-        if good is not None: self._flush_losses(good)  # also on an error: the steps just before it are the telling ones
+        # also on an error (the steps just before it are the telling ones), but only into an open writer: opening one
+        # imports TensorBoard (seconds), which would delay the error a distributed rank must report before it is stopped
+        if good is not None and self._writer is not None: self._flush_losses(good)
         if self._writer is not None: self._writer.flush()
     for cb in self.callbacks: cb.on_end(self)
     return stats
