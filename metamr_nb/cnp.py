@@ -18,6 +18,14 @@ __all__ = ['LIKELIHOODS', 'SetEncoderModel', 'CNP', 'ImageSetEncoder']
 # %% ../nbs/05a_cnp.ipynb #c36a17b5
 LIKELIHOODS = ('gaussian', 'bernoulli')
 
+def _check_context(xc, yc, points:str, shapes:str):
+    "One clear error for a context that is not x and y of shapes `shapes` with the same T and K, or that is empty."
+    if xc.dim() != 3 or yc.dim() != 3 or xc.shape[:2] != yc.shape[:2]:
+        raise ModelError(f"context {points} {tuple(xc.shape)} and {tuple(yc.shape)} must be {shapes} with the same T and K")
+    if xc.shape[1] == 0:
+        raise ModelError(f"the set encoder got no context {points} (K = 0): a mean of nothing says nothing about the task; "
+                         f"give it a support set with K >= 1")
+
 class SetEncoderModel(nn.Module):
     "A CNP: encoder MLP on every (x, y) context point, mean over the points, decoder MLP on (r, x target)."
     def __init__(self,
@@ -40,12 +48,7 @@ class SetEncoderModel(nn.Module):
     def encode(self, xc, yc):
         "The map and the reduce: `xc` [T, K, d_in], `yc` [T, K, d_out] → one representation per task, r [T, r_dim]."
         c = self.config
-        if xc.dim() != 3 or yc.dim() != 3 or xc.shape[:2] != yc.shape[:2]:
-            raise ModelError(f"context x {tuple(xc.shape)} and y {tuple(yc.shape)} must be [T, K, d_in] and [T, K, d_out] "
-                             f"with the same T and K")
-        if xc.shape[1] == 0:
-            raise ModelError("the set encoder got no context points (K = 0): it needs at least one (x, y) point per task "
-                             "to say anything about the task; give it a support set with K >= 1")
+        _check_context(xc, yc, 'points', '[T, K, d_in] and [T, K, d_out]')
         if xc.shape[-1] != c['d_in'] or yc.shape[-1] != c['d_out']:
             raise ModelError(f"context points have {xc.shape[-1]} input and {yc.shape[-1]} output features but the model "
                              f"takes d_in={c['d_in']}, d_out={c['d_out']}; build it for your data or fix the data")
@@ -216,12 +219,7 @@ class ImageSetEncoder(nn.Module):
 
     def encode(self, xc, yc):
         "The map and the per-class reduce: images `xc` [T, K, C·S·S], labels `yc` [T, K, 1] → r [T, N, r_dim]."
-        if xc.dim() != 3 or yc.dim() != 3 or xc.shape[:2] != yc.shape[:2]:
-            raise ModelError(f"context images {tuple(xc.shape)} and labels {tuple(yc.shape)} must be [T, K, C·S·S] and "
-                             f"[T, K, 1] with the same T and K")
-        if xc.shape[1] == 0:
-            raise ModelError("the set encoder got no context images (K = 0): it needs at least one labelled image per "
-                             "task; give it a support set with K >= 1")
+        _check_context(xc, yc, 'images', '[T, K, C·S·S] (images) and [T, K, 1] (labels)')
         N = self.config['n_classes']
         y = yc[..., 0].long()
         if y.min() < 0 or y.max() >= N:
