@@ -208,7 +208,7 @@ def data_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
           f"size={_size(path.stat().st_size)}")
 
 # %% ../nbs/10_cli.ipynb #27c68451
-_TRAIN_COMMON = ('family', 'data', 'algo', 'model', 'widths', 'activation', 'hidden', 'norm', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
+_TRAIN_COMMON = ('family', 'data', 'algo', 'model', 'widths', 'activation', 'init', 'hidden', 'norm', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
                  'inner_lr', 'outer_opt', 'outer_lr', 'execution', 'steps', 'seed', 'out', 'resume', 'eval_every',
                  'ckpt_every', 'val_tasks', 'threads', 'quiet', 'nproc', 'port', 'max_restarts')
 _ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}, 'cnp': dict(inner_steps=0)}
@@ -234,6 +234,8 @@ def train_parser():
       '(default: auto, conv for image tasks such as shape_kinds, else mlp)')
     a('--widths', type=_widths, default=[40, 40], metavar='W,W', help='hidden layer sizes of the MLP (default: 40,40)')
     a('--activation', default='relu', help='MLP activation: relu, tanh, gelu, silu (default: relu)')
+    a('--init', default='torch', choices=['torch', 'maml'], help="how the MLP's parameters start: torch (PyTorch's default) or "
+      "maml (the MAML reference code's: weights ~ N(0, 0.01²) truncated, biases 0; what the MAML sinusoid protocol uses) (default: torch)")
     a('--hidden', type=int, default=32, metavar='C', help='channels of every ConvNet block (default: 32, the MAML Omniglot net)')
     a('--norm', default='group', choices=['group', 'none'], help='ConvNet normalisation: group (per image) or none (default: group)')
     a('--loss', default=None, choices=['mse', 'ce', 'bce'], help='mse (regression), ce (N-way class labels), bce (0/1 labels) '
@@ -300,6 +302,9 @@ def check_model_args(o:dict, name:str, size, ways, fail):
         fail("--algo cnp on images builds a set encoder on conv features: use --model conv (or leave --model out)")
     if o['model'] == 'conv' and not size:
         fail(f"--model conv takes images (--family shape_kinds); {what} are points: use --model mlp (or leave --model out)")
+    if o.get('init', 'torch') != 'torch' and (o['model'] != 'mlp' or o['algo'] == 'cnp'):
+        fail(f"--init {o['init']} sets how the MLP of reptile, fomaml and maml starts; this run builds "
+             f"{'a set encoder' if o['algo'] == 'cnp' else 'a ConvNet'}: drop --init")
 
 def build_training(o:dict, # the resolved options (as stored in config.json's 'cli')
                    fail, # fail(message) for a one-line error
@@ -340,7 +345,7 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
             from metamr_nb.cnp import SetEncoderModel
             model = SetEncoderModel(d_in, d_out, o['widths'], r_dim=o['widths'][-1], activation=o['activation'],
                                     likelihood='bernoulli' if o['loss'] == 'bce' else 'gaussian')
-        else: model = MLP(d_in, o['widths'], d_out, o['activation'])
+        else: model = MLP(d_in, o['widths'], d_out, o['activation'], init=o.get('init', 'torch'))
         learner = make_learner(o['algo'], model, inner_lr=o['inner_lr'], inner_steps=o['inner_steps'], outer_opt=o['outer_opt'],
                                outer_lr=o['outer_lr'], loss=o['loss'], execution=o['execution'],
                                anneal_steps=o.get('anneal_steps', o['steps'] if o['algo'] == 'reptile' and o['outer_opt'] == 'sgd' else 0))
@@ -372,7 +377,7 @@ def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a lis
         if given: fail(f"--{given[0].replace('_', '-')} does not apply with --resume: the run continues with the settings "
                        f"stored in {out/'config.json'}; only --steps, --quiet, --threads, --nproc, --port and --max-restarts are read")
         # runs made before --model/--hidden/--norm existed were MLP runs
-        o = dict({'model': 'mlp', 'hidden': 32, 'norm': 'group', **cfg['cli']}, out=args.out, steps=args.steps, quiet=args.quiet, threads=args.threads, resume=True, nproc=args.nproc,
+        o = dict({'model': 'mlp', 'hidden': 32, 'norm': 'group', 'init': 'torch', **cfg['cli']}, out=args.out, steps=args.steps, quiet=args.quiet, threads=args.threads, resume=True, nproc=args.nproc,
                  anneal_steps=cfg['learner']['anneal_steps'])  # a longer run keeps its original annealing schedule
         family = None if o.get('data') else make_family(cfg['source']['config'])
     else:

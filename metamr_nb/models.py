@@ -9,12 +9,15 @@ from torch import nn
 from torch.func import functional_call
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'MODELS', 'ModelError', 'MLP', 'ConvNet', 'params_of', 'fforward', 'build_model']
+__all__ = ['ACTIVATIONS', 'INITS', 'MODELS', 'ModelError', 'MLP', 'ConvNet', 'params_of', 'fforward', 'build_model']
 
 # %% ../nbs/03_models.ipynb #b1631d05
 torch.set_num_threads(1)  # tiny models: intra-op threads cost more than they give (see the benchmark)
 
 ACTIVATIONS = {'relu': nn.ReLU, 'tanh': nn.Tanh, 'gelu': nn.GELU, 'silu': nn.SiLU}
+# how an MLP's parameters start
+INITS = {'torch': "PyTorch's default: weights and biases ~ U(±1/√fan_in)",
+         'maml': "the MAML reference code's: weights ~ N(0, 0.01²) truncated at ±2σ, biases 0"}
 
 class ModelError(ValueError):
     "A model was asked for something it cannot do; the message says what to change."
@@ -39,19 +42,26 @@ class MLP(nn.Module):
                  d_in:int=1, # input features
                  widths=(40, 40), # hidden layer sizes
                  d_out:int=1, # output features (1 for regression, C logits for classification)
-                 activation:str='relu'): # one of ACTIVATIONS
+                 activation:str='relu', # one of ACTIVATIONS
+                 init:str='torch'): # 'torch' (PyTorch's default) or 'maml' (the MAML reference code's); see INITS
         super().__init__()
         widths = tuple(int(w) for w in widths)
         if activation not in ACTIVATIONS:
             raise ModelError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+        if init not in INITS: raise ModelError(f"unknown init {init!r}; choose one of {list(INITS)}")
         if d_in < 1 or d_out < 1 or any(w < 1 for w in widths):
             raise ModelError(f"layer sizes must be positive, got d_in={d_in}, widths={widths}, d_out={d_out}")
-        self.config = dict(kind='mlp', d_in=int(d_in), widths=list(widths), d_out=int(d_out), activation=activation)
+        self.config = dict(kind='mlp', d_in=int(d_in), widths=list(widths), d_out=int(d_out), activation=activation, init=init)
         sizes = (d_in,) + widths
         layers = []
         for a, b in zip(sizes[:-1], sizes[1:]): layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
         layers.append(nn.Linear(sizes[-1], d_out))
         self.net = nn.Sequential(*layers)
+        if init == 'maml':
+            with torch.no_grad():
+                for name, p in self.net.named_parameters():
+                    if name.endswith('weight'): nn.init.trunc_normal_(p, std=0.01, a=-0.02, b=0.02)
+                    else: p.zero_()
 
     def forward_batched(self, params:dict, x):
         "T parameter sets at once, each on its own inputs: `params` name → [T, *shape], `x` [T, N, d_in] → [T, N, d_out]."
