@@ -12,7 +12,7 @@ from .mapreduce import as_batch, get_loss, map_loop
 from .learners import make_learner
 
 # %% auto #0
-__all__ = ['tutorial_meta_step', 'step_flops', 'flop_ceiling', 'benchmark', 'format_bench', 'profile_step']
+__all__ = ['tutorial_meta_step', 'step_flops', 'flop_ceiling', 'benchmark', 'format_bench', 'profile_step', 'kernel_rates']
 
 # %% ../nbs/04a_bench.ipynb #84625430
 def _sin_batch(T, K, seed=0):
@@ -120,3 +120,26 @@ def profile_step(algo:str='reptile', # learner to profile
     with profile() as prof:
         for _ in range(reps): learner.meta_step(batch)
     return prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=rows)
+
+# %% ../nbs/04a_bench.ipynb #820a191e
+def kernel_rates(T:int=256, # tasks
+                 K:int=10, # points per task
+                 width:int=40, # hidden units (the 40×40 layer carries most of the FLOPs)
+                 reps:int=5): # at least this many timed calls each
+    "The kernels an inner step is made of, each timed alone: name → (µs per call, fraction of the FLOP ceiling)."
+    torch.set_num_threads(1)
+    ceiling = flop_ceiling()
+    g = torch.Generator().manual_seed(0)
+    h, d = torch.randn(T, K, width, generator=g), torch.randn(T, K, width, generator=g)
+    W, b = torch.randn(T, width, width, generator=g), torch.randn(T, width, generator=g)
+    mm = 2*T*K*width*width  # multiply-adds of one batched product, ×2
+    kernels = {'forward h·Wᵀ + b (baddbmm)': (lambda: torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2)), mm),
+               'weight gradient dᵀ·h (bmm)': (lambda: torch.bmm(d.transpose(1, 2), h), mm),
+               'input gradient d·W (bmm)': (lambda: torch.bmm(d, W), mm),
+               'SGD update W − α·g (every task\'s copy)': (lambda: torch.add(W, W, alpha=-0.01), 2*T*width*width),
+               'ReLU': (lambda: h.relu(), T*K*width)}
+    out = {}
+    for name, (f, flops) in kernels.items():
+        t = _time(f, budget=0.1, min_reps=reps)
+        out[name] = (t*1e6, flops/t/ceiling)
+    return out

@@ -22,6 +22,11 @@ RUNS = [
     ('maml_k5', ['--algo', 'maml', '--shots', '5', '--inner-steps', '1', '--inner-lr', '0.01', '--outer-opt', 'adam',
                  '--outer-lr', '0.001', '--meta-batch', '25', '--init', 'maml'], ['--shots', '5']),
 ]
+# what the start changes: maml_k10 from PyTorch's default start, and both starts with a second seed
+MAML_K10 = RUNS[0][1]
+RUNS += [('maml_k10_seed1', MAML_K10 + ['--seed', '1'], ['--shots', '10']),
+         ('maml_k10_torch_init', MAML_K10[:-1] + ['torch'], ['--shots', '10']),
+         ('maml_k10_torch_init_seed1', MAML_K10[:-1] + ['torch', '--seed', '1'], ['--shots', '10'])]
 
 
 def run(cmd):
@@ -54,7 +59,8 @@ def main(argv=None):
     for name, train, ev in RUNS:
         if name not in a.runs.split(','): continue
         out = Path(a.runs_dir)/f'{name}_{a.steps}'
-        tcmd = [str(BIN/'metamr_train'), *train, '--steps', str(a.steps), '--seed', '0', '--eval-every', '0', '--quiet', '--out', str(out)]
+        seed = [] if '--seed' in train else ['--seed', '0']
+        tcmd = [str(BIN/'metamr_train'), *train, '--steps', str(a.steps), *seed, '--eval-every', '0', '--quiet', '--out', str(out)]
         done = False
         if (out/'checkpoint.pt').exists():  # an interrupted run continues; a finished one is only re-scored
             import torch

@@ -124,6 +124,7 @@ class Ctx:
         opts = ['--algo', cfg['algo'], '--shots', str(cfg['shots']), '--inner-steps', str(cfg['inner_steps']),
                 '--inner-lr', fmt(cfg['inner_lr']), '--outer-opt', cfg['outer_opt'], '--outer-lr', fmt(cfg['outer_lr']),
                 '--meta-batch', str(cfg['meta_batch']), '--steps', str(cfg['steps']), '--seed', str(cfg['seed'])]
+        if cfg.get('init', 'torch') != 'torch': opts += ['--init', cfg['init']]
         self.runs[name] = {'path': rel(path), 'train_command': ' '.join(['metamr_train', *opts, '--out', rel(path)])}
 
     def learner(self, name):

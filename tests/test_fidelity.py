@@ -1,8 +1,9 @@
 """Fidelity to the MAML sinusoid protocol, measured with the package's own commands (scripts/fidelity.py).
 
-The default suite runs the MAML K=10 protocol for 2,000 meta-steps (about 15 s). Its thresholds come
-from measuring that length (seed 0, 1,000 fresh tasks: 0.887 after 1 step, 0.410 after 10 steps on
-this machine; see results/fidelity.json for the full runs) with a margin for other CPUs.
+The default suite runs the MAML K=10 protocol for 2,000 meta-steps (about 10 s). Its thresholds come
+from measuring that length (seed 0, --init maml, 1,000 fresh tasks: 1.277 after 1 step, 0.869 after 10 steps
+on this machine; see results/fidelity.json for the full runs) with a margin for other CPUs. (The network
+starts from tiny weights, so 2,000 steps are early days: the full protocol reaches ~0.36 and ~0.13.)
 The `slow` test runs the full 70,000-step protocol for every run and checks the issue's targets."""
 import json, subprocess, sys
 from pathlib import Path
@@ -22,7 +23,7 @@ def fidelity(tmp_path, *args):
 def test_maml_short_protocol(tmp_path):
     r = fidelity(tmp_path, '--steps', '2000', '--runs', 'maml_k10')['maml_k10']
     assert r[0] > r[1] > r[5] > r[10]
-    assert r[1] <= 1.05 and r[10] <= 0.55, r
+    assert r[1] <= 1.45 and r[10] <= 1.0, r
 
 
 @pytest.mark.slow
