@@ -146,7 +146,7 @@ def _meta_grad_closed(model, params, batch, xe, ye, inner_steps, inner_lr, loss)
     p, ps = {k: v.detach().unsqueeze(0).expand(T, *v.shape) for k, v in params.items()}, []
     with torch.no_grad():
         for _ in range(inner_steps):  # forward through the inner steps, keeping every p_i
-            lg = model.loss_grad_batched(p, xs, ys, loss)
+            lg = model.loss_grad_batched(p, xs, ys, loss, value=False)
             if lg is None: return None
             ps.append(p)
             p = _sgd(p, lg[1], inner_lr)
@@ -177,9 +177,9 @@ def map_batched(model, # a network with `forward_batched(params [T, ...], x [T, 
     xe, ye = (batch['x_query'], batch['y_query']) if batch['x_query'].shape[1] > 0 else (batch['x_support'], batch['y_support'])
     closed = isinstance(loss, str) and hasattr(model, 'loss_grad_batched')
 
-    def grads(p, x, y, create_graph):
+    def grads(p, x, y, create_graph, value=True):
         "Per-task loss [T] and gradients: in closed form when the model offers one, else by autograd."
-        lg = model.loss_grad_batched(p, x, y, loss) if closed else None
+        lg = model.loss_grad_batched(p, x, y, loss, value) if closed else None
         if lg is not None: return lg
         with torch.enable_grad():
             if not create_graph: p = {k: v.detach().requires_grad_() for k, v in p.items()}
@@ -194,7 +194,7 @@ def map_batched(model, # a network with `forward_batched(params [T, ...], x [T, 
     with torch.set_grad_enabled(second):  # first-order outputs need no graph at all
         p = p0
         for _ in range(inner_steps):
-            _, g = grads(p, batch['x_support'], batch['y_support'], second)
+            _, g = grads(p, batch['x_support'], batch['y_support'], second, value=False)
             p = _sgd(p, g, inner_lr)
         if output == 'adapted':
             with torch.no_grad(): return MapResult({k: v.detach() for k, v in p.items()}, per_task(model.forward_batched(p, xe), ye))
@@ -227,6 +227,9 @@ def reptile_direction(params:dict, adapted:dict):
 
 def apply_direction(params:dict, direction:dict, optimizer:torch.optim.Optimizer):
     "Put `direction` into the `.grad` of the live parameters and take one optimiser step."
-    optimizer.zero_grad(set_to_none=True)
-    for k, p in params.items(): p.grad = direction[k].detach().clone().to(p.dtype)
+    for k, p in params.items():  # every parameter's .grad is replaced, so no zero_grad first
+        d = direction[k].detach()
+        # the reduce's result is a fresh tensor: it becomes .grad as it is (a copy only if it shares p's memory)
+        if d.untyped_storage().data_ptr() == p.untyped_storage().data_ptr(): d = d.clone()
+        p.grad = d if d.dtype == p.dtype else d.to(p.dtype)
     optimizer.step()

@@ -23,18 +23,19 @@ class ModelError(ValueError):
     "A model was asked for something it cannot do; the message says what to change."
 
 # %% ../nbs/03_models.ipynb #23e6987c
-def _loss_and_dout(h, y, loss:str):
-    "Per-task mean `loss` [T] of outputs `h` [T, N, D] and its gradient with respect to `h`."
+def _loss_and_dout(h, y, loss:str, value:bool=True):
+    "Per-task mean `loss` [T] of outputs `h` [T, N, D] (None unless `value`) and its gradient with respect to `h`."
     N = h.shape[1]
     if loss == 'mse':
         diff = h - y
-        return (diff**2).flatten(1).mean(1), diff*(2./(N*h.shape[2]))
+        return (diff**2).flatten(1).mean(1) if value else None, diff*(2./(N*h.shape[2]))
     if loss == 'bce':
-        l = torch.nn.functional.binary_cross_entropy_with_logits(h, y.to(h.dtype), reduction='none').flatten(1).mean(1)
+        l = (torch.nn.functional.binary_cross_entropy_with_logits(h, y.to(h.dtype), reduction='none').flatten(1).mean(1)
+             if value else None)
         return l, (h.sigmoid() - y.to(h.dtype))/(N*h.shape[2])
     logp = h.log_softmax(-1)
     onehot = torch.nn.functional.one_hot(y.reshape(y.shape[0], N).long(), h.shape[-1]).to(h.dtype)
-    return -(logp*onehot).sum(-1).mean(1), (logp.exp() - onehot)/N
+    return -(logp*onehot).sum(-1).mean(1) if value else None, (logp.exp() - onehot)/N
 
 class MLP(nn.Module):
     "A fully connected network: `d_in` → hidden `widths` → `d_out`."
@@ -73,8 +74,8 @@ class MLP(nn.Module):
             else: h = layer(h)
         return h
 
-    def loss_grad_batched(self, params:dict, x, y, loss:str):
-        "Per-task mean `loss` [T] and its gradients (name → [T, *shape]) in closed form; None where there is none."
+    def loss_grad_batched(self, params:dict, x, y, loss:str, value:bool=True):
+        "Per-task mean `loss` [T] (None unless `value`: an inner step needs only the gradients) and its gradients (name → [T, *shape]) in closed form; None where there is none."
         act = self.config['activation']
         if act not in ('relu', 'tanh') or loss not in ('mse', 'bce', 'ce'): return None
         layers = [n for n, l in self.net.named_children() if isinstance(l, nn.Linear)]
@@ -84,7 +85,7 @@ class MLP(nn.Module):
             if i < len(layers) - 1:
                 h = h.relu() if act == 'relu' else h.tanh()
                 hs.append(h)
-        l, d = _loss_and_dout(h, y, loss)
+        l, d = _loss_and_dout(h, y, loss, value)
         grads = {}
         for i in range(len(layers) - 1, -1, -1):  # backward, layer by layer
             n, inp = layers[i], hs[i]
@@ -112,7 +113,7 @@ class MLP(nn.Module):
                 h = h.relu() if act == 'relu' else h.tanh()
                 rh = torch.ops.aten.threshold_backward(rz, h, 0.) if act == 'relu' else rz*(1 - h**2)
                 hs.append(h); rhs.append(rh)
-        _, d = _loss_and_dout(h, y, loss)
+        _, d = _loss_and_dout(h, y, loss, value=False)
         N = x.shape[1]
         if loss == 'mse': rd = rz*(2./(N*h.shape[2]))
         elif loss == 'bce': s = h.sigmoid(); rd = s*(1 - s)*rz/(N*h.shape[2])
