@@ -18,6 +18,17 @@ def test_saved_results_schema():
         {(n, K) for n in ('fomaml', 'reptile', 'maml', 'cnp') for K in (1, 5)}
 
 
+def test_saved_long_results_schema():
+    "results/shape_kinds_long.json (the page's longer 5-shot budget) has the same shape, and gives both sides the longer budget."
+    d = json.loads((ROOT/'results'/'shape_kinds_long.json').read_text())
+    sk.check(d)
+    assert d['quick'] is False and '--quick' not in d['command']
+    assert d['meta_steps'] > json.loads((ROOT/'results'/'shape_kinds.json').read_text())['meta_steps']
+    # the pretrained baseline sees as many images as the meta-learner: steps × (meta-batch · N · (K + Q))
+    assert d['pretrained']['steps'] == d['meta_steps'] and d['pretrained']['batch'] == d['meta_batch']*d['ways']*(5 + d['queries'])
+    assert {(r['learner'], r['shots']) for r in d['results']} == {('cnp', 5), ('scratch', 5), ('pretrained', 5)}
+
+
 @pytest.fixture(scope='module')
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp('shape_kinds')/'r.json'
