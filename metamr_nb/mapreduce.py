@@ -146,17 +146,17 @@ def _meta_grad_closed(model, params, batch, xe, ye, inner_steps, inner_lr, loss)
     p, ps = {k: v.detach().unsqueeze(0).expand(T, *v.shape) for k, v in params.items()}, []
     with torch.no_grad():
         for _ in range(inner_steps):  # forward through the inner steps, keeping every p_i
-            lg = model.loss_grad_batched(p, xs, ys, loss, value=False)
+            lg = model.loss_grad_batched(p, xs, ys, loss, value=False, keep=True)
             if lg is None: return None
-            ps.append(p)
+            ps.append((p, lg[2]))  # the point and its pass's intermediates, which the way back reuses
             p = _sgd(p, lg[1], inner_lr)
         lg = model.loss_grad_batched(p, xe, ye, loss)
         if lg is None: return None
         ql, v = lg
         # p_{i+1} = p_i − α∇L(p_i) has Jacobian I − α·H(p_i), so the chain rule gives
         # dL_query/dθ = (I − α·H(p_0)) ··· (I − α·H(p_{n−1})) ∇L_query(p_n): applied right to left
-        for pi in reversed(ps):
-            hv = model.loss_hvp_batched(pi, xs, ys, loss, v)
+        for pi, cache in reversed(ps):
+            hv = model.loss_hvp_batched(pi, xs, ys, loss, v, cache=cache)
             if hv is None: return None
             v = _sgd(v, hv, inner_lr)
     return MapResult(v, ql)

@@ -74,8 +74,8 @@ class MLP(nn.Module):
             else: h = layer(h)
         return h
 
-    def loss_grad_batched(self, params:dict, x, y, loss:str, value:bool=True):
-        "Per-task mean `loss` [T] (None unless `value`: an inner step needs only the gradients) and its gradients (name → [T, *shape]) in closed form; None where there is none."
+    def loss_grad_batched(self, params:dict, x, y, loss:str, value:bool=True, keep:bool=False):
+        "Per-task mean `loss` [T] (None unless `value`: an inner step needs only the gradients) and its gradients (name → [T, *shape]) in closed form; None where there is none. `keep`: also return the pass's intermediates, which `loss_hvp_batched` at the same point reuses."
         act = self.config['activation']
         if act not in ('relu', 'tanh') or loss not in ('mse', 'bce', 'ce'): return None
         layers = [n for n, l in self.net.named_children() if isinstance(l, nn.Linear)]
@@ -86,51 +86,48 @@ class MLP(nn.Module):
                 h = h.relu() if act == 'relu' else h.tanh()
                 hs.append(h)
         l, d = _loss_and_dout(h, y, loss, value)
-        grads = {}
+        grads, ds, es = {}, [None]*len(layers), [None]*len(layers)
         for i in range(len(layers) - 1, -1, -1):  # backward, layer by layer
             n, inp = layers[i], hs[i]
+            ds[i] = d  # the gradient with respect to layer i's output z_i
             grads[f'net.{n}.weight'], grads[f'net.{n}.bias'] = torch.bmm(d.transpose(1, 2), inp), d.sum(1)
             if i > 0:
-                d = torch.bmm(d, params[f'net.{n}.weight'])  # (bmm: `@` adds a few µs of shape logic per call)
+                es[i] = e = torch.bmm(d, params[f'net.{n}.weight'])  # (bmm: `@` adds a few µs of shape logic per call)
                 # relu' as autograd itself computes it (zero where the relu output is zero); a boolean-mask product was much slower here
-                d = torch.ops.aten.threshold_backward(d, inp, 0.) if act == 'relu' else d*(1 - inp**2)
-        return l, grads
+                d = torch.ops.aten.threshold_backward(e, inp, 0.) if act == 'relu' else e*(1 - inp**2)
+        return (l, grads, {'hs': hs, 'out': h, 'ds': ds, 'es': es}) if keep else (l, grads)
 
-    def loss_hvp_batched(self, params:dict, x, y, loss:str, v:dict):
-        "Per-task Hessian of the mean `loss` times `v` (name → [T, *shape]) in closed form; None where there is none."
-        # Pearlmutter's R-operator: R(f) is the derivative of f along v. A forward pass carries R(z) next to each
-        # pre-activation z, the hand-written backward pass carries R(d) next to each gradient d.
+    def loss_hvp_batched(self, params:dict, x, y, loss:str, v:dict, cache:dict=None):
+        "Per-task Hessian of the mean `loss` times `v` (name → [T, *shape]) in closed form; None where there is none. `cache`: what `loss_grad_batched(..., keep=True)` kept at the same parameters and data (saves redoing that pass)."
+        # Pearlmutter's R-operator: R(f) is the derivative of f along v. Next to the gradient pass's forward (each
+        # layer's output z) and backward (each gradient d), an R-forward carries R(z) and an R-backward carries R(d).
         act = self.config['activation']
         if act not in ('relu', 'tanh') or loss not in ('mse', 'bce', 'ce'): return None
         layers = [n for n, l in self.net.named_children() if isinstance(l, nn.Linear)]
-        hs, rhs, h, rh = [x], [None], x, None
-        for i, n in enumerate(layers):
+        if cache is None: cache = self.loss_grad_batched(params, x, y, loss, value=False, keep=True)[2]
+        hs, h, ds, es = cache['hs'], cache['out'], cache['ds'], cache['es']
+        rhs, rh = [None], None
+        for i, n in enumerate(layers):  # R-forward
             W, V = params[f'net.{n}.weight'], v[f'net.{n}.weight']
-            h, rz = (torch.baddbmm(params[f'net.{n}.bias'].unsqueeze(1), h, W.transpose(1, 2)),
-                     torch.baddbmm(v[f'net.{n}.bias'].unsqueeze(1), h, V.transpose(1, 2)))
+            rz = torch.baddbmm(v[f'net.{n}.bias'].unsqueeze(1), hs[i], V.transpose(1, 2))
             if rh is not None: rz = torch.baddbmm(rz, rh, W.transpose(1, 2))
             if i < len(layers) - 1:
-                h = h.relu() if act == 'relu' else h.tanh()
-                rh = torch.ops.aten.threshold_backward(rz, h, 0.) if act == 'relu' else rz*(1 - h**2)
-                hs.append(h); rhs.append(rh)
-        _, d = _loss_and_dout(h, y, loss, value=False)
+                rh = torch.ops.aten.threshold_backward(rz, hs[i + 1], 0.) if act == 'relu' else rz*(1 - hs[i + 1]**2)
+                rhs.append(rh)
         N = x.shape[1]
         if loss == 'mse': rd = rz*(2./(N*h.shape[2]))
         elif loss == 'bce': s = h.sigmoid(); rd = s*(1 - s)*rz/(N*h.shape[2])
         else: s = h.softmax(-1); rd = (s*rz - s*(s*rz).sum(-1, keepdim=True))/N
         hv = {}
-        for i in range(len(layers) - 1, -1, -1):
-            n, inp, rinp = layers[i], hs[i], rhs[i]
+        for i in range(len(layers) - 1, -1, -1):  # R-backward
+            n, inp, rinp, d = layers[i], hs[i], rhs[i], ds[i]
             hv[f'net.{n}.weight'] = torch.bmm(rd.transpose(1, 2), inp)
             if rinp is not None: hv[f'net.{n}.weight'] = torch.baddbmm(hv[f'net.{n}.weight'], d.transpose(1, 2), rinp)
             hv[f'net.{n}.bias'] = rd.sum(1)
             if i > 0:
-                W = params[f'net.{n}.weight']
-                e, re = torch.bmm(d, W), torch.baddbmm(torch.bmm(rd, W), d, v[f'net.{n}.weight'])
-                if act == 'relu':  # relu'' = 0: only the masked products remain
-                    d, rd = (torch.ops.aten.threshold_backward(e, inp, 0.), torch.ops.aten.threshold_backward(re, inp, 0.))
-                else:  # tanh' = 1 - h², whose derivative along v is -2·h·R(h)
-                    d, rd = e*(1 - inp**2), re*(1 - inp**2) - 2*e*inp*rinp
+                re = torch.baddbmm(torch.bmm(rd, params[f'net.{n}.weight']), d, v[f'net.{n}.weight'])
+                if act == 'relu': rd = torch.ops.aten.threshold_backward(re, inp, 0.)  # relu'' = 0: only the mask remains
+                else: rd = re*(1 - inp**2) - 2*es[i]*inp*rinp  # tanh' = 1 - h², whose derivative along v is -2·h·R(h)
         return hv
 
     def forward(self, x):
