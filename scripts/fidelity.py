@@ -11,23 +11,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
-# name, training options, evaluation options; the protocol of the MAML paper's sinusoid experiment, MAML's network
+# name, training options, evaluation options: the protocol of the MAML paper's sinusoid experiment, MAML's network
 # started as the paper's reference code starts it (--init maml: tiny weights, zero biases)
+OUTER = ['--outer-opt', 'adam', '--outer-lr', '0.001', '--meta-batch', '25']
+def maml(K): return ['--algo', 'maml', '--shots', str(K), '--inner-steps', '1', '--inner-lr', '0.01', *OUTER]
 RUNS = [
-    ('maml_k10', ['--algo', 'maml', '--shots', '10', '--inner-steps', '1', '--inner-lr', '0.01', '--outer-opt', 'adam',
-                  '--outer-lr', '0.001', '--meta-batch', '25', '--init', 'maml'], ['--shots', '10']),
-    ('reptile_k10', ['--algo', 'reptile', '--shots', '10', '--inner-steps', '5', '--inner-lr', '0.01', '--outer-opt', 'adam',
-                     '--outer-lr', '0.001', '--meta-batch', '25'],
-     ['--shots', '10']),
-    ('maml_k5', ['--algo', 'maml', '--shots', '5', '--inner-steps', '1', '--inner-lr', '0.01', '--outer-opt', 'adam',
-                 '--outer-lr', '0.001', '--meta-batch', '25', '--init', 'maml'], ['--shots', '5']),
+    ('maml_k10', maml(10) + ['--init', 'maml'], ['--shots', '10']),
+    ('reptile_k10', ['--algo', 'reptile', '--shots', '10', '--inner-steps', '5', '--inner-lr', '0.01', *OUTER], ['--shots', '10']),
+    ('maml_k5', maml(5) + ['--init', 'maml'], ['--shots', '5']),
+    # what the start changes: maml_k10 from PyTorch's default start, and both starts with a second seed
+    ('maml_k10_seed1', maml(10) + ['--init', 'maml', '--seed', '1'], ['--shots', '10']),
+    ('maml_k10_torch_init', maml(10) + ['--init', 'torch'], ['--shots', '10']),
+    ('maml_k10_torch_init_seed1', maml(10) + ['--init', 'torch', '--seed', '1'], ['--shots', '10']),
 ]
-# what the start changes: maml_k10 from PyTorch's default start, and both starts with a second seed
-MAML_K10 = RUNS[0][1]
-RUNS += [('maml_k10_seed1', MAML_K10 + ['--seed', '1'], ['--shots', '10']),
-         ('maml_k10_torch_init', MAML_K10[:-1] + ['torch'], ['--shots', '10']),
-         ('maml_k10_torch_init_seed1', MAML_K10[:-1] + ['torch', '--seed', '1'], ['--shots', '10'])]
-
 
 def run(cmd):
     "Run `cmd`; returns its stdout, wall seconds and CPU seconds (user + system: unaffected by other load on the machine)."
