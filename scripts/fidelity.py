@@ -57,24 +57,25 @@ def main(argv=None):
         out = Path(a.runs_dir)/f'{name}_{a.steps}'
         seed = [] if '--seed' in train else ['--seed', '0']
         tcmd = [str(BIN/'metamr_train'), *train, '--steps', str(a.steps), *seed, '--eval-every', '0', '--quiet', '--out', str(out)]
-        done = False
+        done, resumed, run_cmd = False, False, tcmd
         if (out/'checkpoint.pt').exists():  # an interrupted run continues; a finished one is only re-scored
             import torch
             done = torch.load(out/'checkpoint.pt', weights_only=True)['step'] >= a.steps
-            tcmd.insert(1, '--resume')
+            # metamr_train --resume takes the settings stored with the run, and refuses them on its command line
+            resumed, run_cmd = not done, [str(BIN/'metamr_train'), '--resume', '--steps', str(a.steps), '--quiet', '--out', str(out)]
         ecmd = [str(BIN/'metamr_eval'), str(out), '--tasks', str(a.tasks), *ev, '--steps', '0,1,5,10', '--seed', '1', '--json']
         if a.eval_only or done:
             if name not in old or not (out/'checkpoint.pt').exists(): sys.exit(f"--eval-only: no finished run {name} in {out}")
             t_train, tline, c_train = old[name]['train_seconds'], old[name]['train_command'], old[name].get('train_cpu_seconds')
         else:
-            _, t_train, c_train = run(tcmd)
-            tline = rel(['metamr_train'] + tcmd[1:])
+            _, t_train, c_train = run(run_cmd)
+            tline = rel(['metamr_train'] + tcmd[1:])  # the command that makes the run (a resumed one: its seconds are the last part's)
         ev_out, t_eval, _ = run(ecmd)
         r = json.loads(ev_out)
         results['runs'][name] = {'train_command': tline, 'train_seconds': round(t_train, 1),
                                  'train_cpu_seconds': None if c_train is None else round(c_train, 1),
                                  'eval_command': rel(['metamr_eval'] + ecmd[1:]), 'eval_seconds': round(t_eval, 1),
-                                 'steps': r['steps']}
+                                 'resumed': resumed, 'steps': r['steps']}
         print(f"{name}: trained in {t_train:.0f} s wall" + (f" ({c_train:.0f} s CPU)" if c_train else '') + "; query MSE after 0/1/5/10 steps: " +
               ' / '.join(f"{r['steps'][s]['mean']:.3f}±{r['steps'][s]['ci95']:.3f}" for s in ('0', '1', '5', '10')) +
               ''.join(f"; {v['diverged']} task(s) diverged after {s} steps" for s, v in r['steps'].items() if v.get('diverged')),

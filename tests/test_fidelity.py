@@ -26,6 +26,22 @@ def test_maml_short_protocol(tmp_path):
     assert r[1] <= 1.45 and r[10] <= 1.0, r
 
 
+def test_interrupted_run_resumes(tmp_path):
+    "A run folder left at an earlier step (an interrupted run) is continued to --steps from its checkpoint, not restarted."
+    sys.path.insert(0, str(ROOT/'scripts'))
+    from fidelity import RUNS
+    from metamr_nb.cli import train_main
+    from metamr_nb.training import load_checkpoint
+    train = dict((n, t) for n, t, _ in RUNS)['maml_k10']
+    out = tmp_path/'runs'/'maml_k10_40'
+    train_main([*train, '--steps', '20', '--seed', '0', '--eval-every', '0', '--quiet', '--out', str(out)])
+    p = subprocess.run([sys.executable, str(ROOT/'scripts'/'fidelity.py'), '--steps', '40', '--tasks', '20', '--runs', 'maml_k10',
+                        '--runs-dir', str(tmp_path/'runs'), '--out', str(tmp_path/'f.json')], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert load_checkpoint(out)['step'] == 40
+    assert json.loads((tmp_path/'f.json').read_text())['runs']['maml_k10']['resumed'] is True
+
+
 @pytest.mark.slow
 def test_full_protocol(tmp_path):
     r = fidelity(tmp_path)
