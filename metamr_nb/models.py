@@ -74,11 +74,15 @@ class MLP(nn.Module):
             else: h = layer(h)
         return h
 
+    def _closed_form_layers(self, loss:str):
+        "The names of the linear layers, or None where the closed forms do not cover this activation and loss."
+        if self.config['activation'] not in ('relu', 'tanh') or loss not in ('mse', 'bce', 'ce'): return None
+        return [n for n, l in self.net.named_children() if isinstance(l, nn.Linear)]
+
     def loss_grad_batched(self, params:dict, x, y, loss:str, value:bool=True, keep:bool=False):
         "Per-task mean `loss` [T] (None unless `value`: an inner step needs only the gradients) and its gradients (name → [T, *shape]) in closed form; None where there is none. `keep`: also return the pass's intermediates, which `loss_hvp_batched` at the same point reuses."
-        act = self.config['activation']
-        if act not in ('relu', 'tanh') or loss not in ('mse', 'bce', 'ce'): return None
-        layers = [n for n, l in self.net.named_children() if isinstance(l, nn.Linear)]
+        act, layers = self.config['activation'], self._closed_form_layers(loss)
+        if layers is None: return None
         hs, h = [x], x
         for i, n in enumerate(layers):  # forward, keeping every layer's input
             h = torch.baddbmm(params[f'net.{n}.bias'].unsqueeze(1), h, params[f'net.{n}.weight'].transpose(1, 2))
@@ -101,9 +105,8 @@ class MLP(nn.Module):
         "Per-task Hessian of the mean `loss` times `v` (name → [T, *shape]) in closed form; None where there is none. `cache`: what `loss_grad_batched(..., keep=True)` kept at the same parameters and data (saves redoing that pass)."
         # Pearlmutter's R-operator: R(f) is the derivative of f along v. Next to the gradient pass's forward (each
         # layer's output z) and backward (each gradient d), an R-forward carries R(z) and an R-backward carries R(d).
-        act = self.config['activation']
-        if act not in ('relu', 'tanh') or loss not in ('mse', 'bce', 'ce'): return None
-        layers = [n for n, l in self.net.named_children() if isinstance(l, nn.Linear)]
+        act, layers = self.config['activation'], self._closed_form_layers(loss)
+        if layers is None: return None
         if cache is None: cache = self.loss_grad_batched(params, x, y, loss, value=False, keep=True)[2]
         hs, h, ds, es = cache['hs'], cache['out'], cache['ds'], cache['es']
         rhs, rh = [None], None
