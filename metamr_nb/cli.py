@@ -482,14 +482,17 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     if extra: fail(f"unrecognized argument(s) {' '.join(extra)}")
     try: res = evaluate(learner, tasks, steps=args.steps, lr=args.lr)
     except ValueError as e: fail(str(e))
+    ways = _task_kind(tasks)[2]  # N of an N-way set: its K support points per task are N·K images
+    K = tasks.shots//ways if ways else tasks.shots
     if args.json:
         keys = {'loss': 'mean', 'loss_ci95': 'ci95', 'median': 'median', 'diverged': 'diverged', 'finite_loss': 'finite_mean',
                 'finite_ci95': 'finite_ci95', 'acc': 'acc', 'acc_ci95': 'acc_ci95'}
         steps = {str(s): {v: r[k] for k, v in keys.items() if k in r} for s, r in res.items()}
-        print(json.dumps({'run': str(args.run), 'tasks': len(tasks), 'shots': tasks.shots, 'loss': learner.loss,
-                          'steps': steps}, indent=1))
+        print(json.dumps({'run': str(args.run), 'tasks': len(tasks), 'ways': ways, 'shots': K, 'support': tasks.shots,
+                          'loss': learner.loss, 'steps': steps}, indent=1))
     else:
-        print(f"{args.run}: {cfg['learner']['algo']} on {len(tasks)} tasks, K={tasks.shots}, inner lr {args.lr or learner.inner_lr:g}")
+        shots = f"{ways}-way {K}-shot" if ways else f"K={K}"
+        print(f"{args.run}: {cfg['learner']['algo']} on {len(tasks)} tasks, {shots}, inner lr {args.lr or learner.inner_lr:g}")
         print(format_eval(res))
 
 # %% ../nbs/10_cli.ipynb #198ac550
