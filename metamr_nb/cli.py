@@ -417,7 +417,7 @@ def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
           f"validation query loss after {trainer.learner.inner_steps} inner step(s): {val:.4f}; run: {out}")
 
 # %% ../nbs/10_cli.ipynb #835167c2
-_EVAL_COMMON = ('run', 'family', 'data', 'tasks', 'shots', 'queries', 'steps', 'lr', 'seed', 'json', 'widths', 'threads')
+_EVAL_COMMON = ('run', 'family', 'data', 'tasks', 'shots', 'queries', 'steps', 'lr', 'seed', 'json', 'widths', 'threads', 'sharpness')
 
 def _steps_list(text):
     try: s = sorted({int(v) for v in text.split(',') if v.strip()})
@@ -440,6 +440,8 @@ def eval_parser():
     a('--steps', type=_steps_list, default=[0, 1, 5, 10], metavar='S,S', help='inner step counts to score after (default: 0,1,5,10)')
     a('--lr', type=float, default=None, metavar='LR', help="inner learning rate (default: the run's)")
     a('--seed', type=int, default=1, metavar='S', help='seed of the fresh tasks (default: 1, not the training seed 0)')
+    a('--sharpness', action='store_true', help="also measure each task's sharpness at the start (the largest eigenvalue of "
+      "its support loss's Hessian) and the share of tasks above 2/lr, where the inner SGD starts out unstable")
     a('--json', action='store_true', help='print JSON: {"steps": {"0": {"mean": ..., "ci95": ..., "median": ..., "diverged": ...}, ...}, ...}')
     a('--widths', type=_widths, default=None, metavar='W,W', help="the architecture you expect; an error if the run's differs")
     a('--threads', type=int, default=1, metavar='N', help='torch threads (default: 1)')
@@ -482,6 +484,16 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     if extra: fail(f"unrecognized argument(s) {' '.join(extra)}")
     try: res = evaluate(learner, tasks, steps=args.steps, lr=args.lr)
     except ValueError as e: fail(str(e))
+    sharp = None
+    if args.sharpness:
+        import numpy as np
+        from metamr_nb.inference import sharpness
+        try: lam = sharpness(learner, tasks)
+        except ValueError as e: fail(str(e))
+        lr = args.lr or learner.inner_lr
+        q10, q50, q90 = (float(v) for v in np.quantile(lam, [0.1, 0.5, 0.9]))
+        sharp = {'threshold': 2/lr, 'q10': q10, 'median': q50, 'q90': q90, 'max': float(lam.max()),
+                 'above': float((lam > 2/lr).mean())}
     ways = _task_kind(tasks)[2]  # N of an N-way set: its K support points per task are N·K images
     K = tasks.shots//ways if ways else tasks.shots
     if args.json:
@@ -489,11 +501,15 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
                 'finite_ci95': 'finite_ci95', 'acc': 'acc', 'acc_ci95': 'acc_ci95'}
         steps = {str(s): {v: r[k] for k, v in keys.items() if k in r} for s, r in res.items()}
         print(json.dumps({'run': str(args.run), 'tasks': len(tasks), 'ways': ways, 'shots': K, 'support': tasks.shots,
-                          'loss': learner.loss, 'steps': steps}, indent=1))
+                          'loss': learner.loss, 'steps': steps, **({'sharpness': sharp} if sharp else {})}, indent=1))
     else:
         shots = f"{ways}-way {K}-shot" if ways else f"K={K}"
         print(f"{args.run}: {cfg['learner']['algo']} on {len(tasks)} tasks, {shots}, inner lr {args.lr or learner.inner_lr:g}")
         print(format_eval(res))
+        if sharp:
+            print(f"sharpness at the start: median {sharp['median']:.4g} (10% {sharp['q10']:.4g}, 90% {sharp['q90']:.4g}, "
+                  f"max {sharp['max']:.4g}); {sharp['above']:.1%} of tasks above 2/lr = {sharp['threshold']:.4g}, "
+                  f"where SGD at lr {args.lr or learner.inner_lr:g} starts out unstable")
 
 # %% ../nbs/10_cli.ipynb #198ac550
 def bench_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)

@@ -8,7 +8,7 @@ import json, math
 from pathlib import Path
 import numpy as np
 import torch
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call, grad, jvp, vmap
 from .tasks import ARRAYS, TaskSet
 from .models import build_model
 from .mapreduce import as_batch, get_loss
@@ -17,7 +17,7 @@ import metamr_nb.cnp  # registers the set encoder ('cnp') in MODELS and LEARNERS
 from .training import load_checkpoint
 
 # %% auto #0
-__all__ = ['load_run', 'adaptation_curve', 'evaluate', 'format_eval']
+__all__ = ['load_run', 'adaptation_curve', 'evaluate', 'format_eval', 'sharpness']
 
 # %% ../nbs/07_inference.ipynb #8b7ad1c0
 def load_run(run, # a run folder written by `Trainer` / `metamr_train`, or its checkpoint.pt
@@ -115,3 +115,47 @@ def format_eval(res:dict) -> str:
                      + (f"; the others: {r['finite_loss']:.4f} ± {r['finite_ci95']:.4f})" if 'finite_loss' in r else ')'))
         lines.append(line)
     return '\n'.join(lines)
+
+# %% ../nbs/07_inference.ipynb #a4e1e1bd
+def sharpness(learner:Learner, # a gradient-based learner (its shared parameters are the start)
+              tasks, # `TaskSet` or `as_batch` dict: each task's support set defines its loss
+              iters:int=100, # power-iteration steps at most
+              tol:float=1e-4, # stop once every task's estimate moves by less than this fraction in one step
+              chunk:int=500, # tasks per batch (bounds memory)
+              seed:int=0): # seeds the random start vectors
+    "Per-task sharpness [T]: the eigenvalue of largest magnitude of the support loss's Hessian at the shared parameters."
+    if hasattr(learner, 'query_metrics'):
+        raise ValueError("the set encoder adapts in one forward pass, with no inner SGD whose stability depends on "
+                         "the loss's curvature; sharpness applies to reptile, fomaml and maml learners")
+    if int(iters) != iters or iters < 1: raise ValueError(f"iters is {iters}; power iteration needs a whole number >= 1")
+    theta = {k: v.detach() for k, v in learner.params.items()}
+    dtype = next(iter(theta.values())).dtype
+    b = as_batch(tasks, dtype=dtype) if not isinstance(tasks, dict) else tasks
+    d_in = learner.model.config.get('d_in')
+    if d_in is not None and b['x_support'].shape[-1] != d_in:
+        raise ValueError(f"the tasks have {b['x_support'].shape[-1]} input features but the model takes d_in={d_in}; "
+                         f"use tasks from the family it was trained on")
+    model, loss = learner.model, learner.loss
+    loss_fn = get_loss(loss)
+    def loss_at(p, x, y): return loss_fn(functional_call(model, p, (x,)), y)
+    def hvp_auto(p, x, y, v): return jvp(lambda q: grad(loss_at)(q, x, y), (p,), (v,))[1]  # d/dε ∇L(p + εv)
+    closed = isinstance(loss, str) and hasattr(model, 'loss_hvp_batched')
+    gen, out = torch.Generator().manual_seed(int(seed)), []
+    for i in range(0, b['x_support'].shape[0], chunk):
+        xs, ys = b['x_support'][i:i+chunk], b['y_support'][i:i+chunk]
+        p = {k: t.unsqueeze(0).expand(xs.shape[0], *t.shape) for k, t in theta.items()}  # every task starts at θ
+        def hvp(v):
+            hv = model.loss_hvp_batched(p, xs, ys, loss, v) if closed else None
+            return hv if hv is not None else vmap(hvp_auto, in_dims=(None, 0, 0, 0))(theta, xs, ys, v)
+        v, lam = {k: torch.randn(t.shape, generator=gen, dtype=dtype) for k, t in p.items()}, None
+        with torch.no_grad():
+            for _ in range(int(iters)):
+                norm = sum((t**2).flatten(1).sum(1) for t in v.values()).sqrt().clamp_min(torch.finfo(dtype).tiny)
+                v = {k: t/norm.view(-1, *[1]*(t.dim() - 1)) for k, t in v.items()}  # one unit vector per task
+                hv = hvp(v)
+                new = sum((v[k]*hv[k]).flatten(1).sum(1) for k in v)  # the Rayleigh quotient vᵀHv
+                settled = lam is not None and bool(((new - lam).abs() <= tol*new.abs()).all())
+                lam, v = new, hv
+                if settled: break
+        out.append(lam)
+    return torch.cat(out).numpy()

@@ -3,7 +3,7 @@
     python scripts/fidelity.py                 # full protocol (70,000 steps per run), writes results/fidelity.json
     python scripts/fidelity.py --steps 2000    # a shorter version (what the default test suite checks)
 
-Each run is `metamr_train ...` then `metamr_eval ... --json`; the exact commands, their wall times,
+Each run is `metamr_train ...` then `metamr_eval ... --sharpness --json`; the exact commands, their wall times,
 the numbers and the package version are stored with the results."""
 import argparse, json, os, platform, subprocess, sys, time
 from pathlib import Path
@@ -19,6 +19,7 @@ RUNS = [
     ('maml_k10', maml(10) + ['--init', 'maml'], ['--shots', '10']),
     ('reptile_k10', ['--algo', 'reptile', '--shots', '10', '--inner-steps', '5', '--inner-lr', '0.01', *OUTER], ['--shots', '10']),
     ('maml_k5', maml(5) + ['--init', 'maml'], ['--shots', '5']),
+    ('maml_k5_seed1', maml(5) + ['--init', 'maml', '--seed', '1'], ['--shots', '5']),  # is K = 5's diverging task the seed's?
     # what the start changes: maml_k10 from PyTorch's default start, and both starts with a second seed
     ('maml_k10_seed1', maml(10) + ['--init', 'maml', '--seed', '1'], ['--shots', '10']),
     ('maml_k10_torch_init', maml(10) + ['--init', 'torch'], ['--shots', '10']),
@@ -63,10 +64,11 @@ def main(argv=None):
             done = torch.load(out/'checkpoint.pt', weights_only=True)['step'] >= a.steps
             # metamr_train --resume takes the settings stored with the run, and refuses them on its command line
             resumed, run_cmd = not done, [str(BIN/'metamr_train'), '--resume', '--steps', str(a.steps), '--quiet', '--out', str(out)]
-        ecmd = [str(BIN/'metamr_eval'), str(out), '--tasks', str(a.tasks), *ev, '--steps', '0,1,5,10', '--seed', '1', '--json']
+        ecmd = [str(BIN/'metamr_eval'), str(out), '--tasks', str(a.tasks), *ev, '--steps', '0,1,5,10', '--seed', '1', '--sharpness', '--json']
         if a.eval_only or done:
             if name not in old or not (out/'checkpoint.pt').exists(): sys.exit(f"--eval-only: no finished run {name} in {out}")
             t_train, tline, c_train = old[name]['train_seconds'], old[name]['train_command'], old[name].get('train_cpu_seconds')
+            resumed = old[name].get('resumed')  # as recorded when it was trained (None: not recorded then)
         else:
             _, t_train, c_train = run(run_cmd)
             tline = rel(['metamr_train'] + tcmd[1:])  # the command that makes the run (a resumed one: its seconds are the last part's)
@@ -75,7 +77,7 @@ def main(argv=None):
         results['runs'][name] = {'train_command': tline, 'train_seconds': round(t_train, 1),
                                  'train_cpu_seconds': None if c_train is None else round(c_train, 1),
                                  'eval_command': rel(['metamr_eval'] + ecmd[1:]), 'eval_seconds': round(t_eval, 1),
-                                 'resumed': resumed, 'steps': r['steps']}
+                                 'resumed': resumed, 'steps': r['steps'], 'sharpness': r['sharpness']}
         print(f"{name}: trained in {t_train:.0f} s wall" + (f" ({c_train:.0f} s CPU)" if c_train else '') + "; query MSE after 0/1/5/10 steps: " +
               ' / '.join(f"{r['steps'][s]['mean']:.3f}±{r['steps'][s]['ci95']:.3f}" for s in ('0', '1', '5', '10')) +
               ''.join(f"; {v['diverged']} task(s) diverged after {s} steps" for s, v in r['steps'].items() if v.get('diverged')),
