@@ -208,7 +208,7 @@ def data_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
           f"size={_size(path.stat().st_size)}")
 
 # %% ../nbs/10_cli.ipynb #27c68451
-_TRAIN_COMMON = ('family', 'data', 'algo', 'model', 'widths', 'activation', 'init', 'hidden', 'norm', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
+_TRAIN_COMMON = ('family', 'data', 'algo', 'model', 'widths', 'activation', 'init', 'init_from', 'hidden', 'norm', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
                  'inner_lr', 'outer_opt', 'outer_lr', 'execution', 'steps', 'seed', 'out', 'resume', 'eval_every',
                  'ckpt_every', 'val_tasks', 'threads', 'quiet', 'nproc', 'port', 'max_restarts')
 _ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}, 'cnp': dict(inner_steps=0)}
@@ -236,6 +236,9 @@ def train_parser():
     a('--activation', default='relu', help='MLP activation: relu, tanh, gelu, silu (default: relu)')
     a('--init', default='torch', choices=['torch', 'maml'], help="how the MLP's parameters start: torch (PyTorch's default) or "
       "maml (the MAML reference code's: weights ~ N(0, 0.01²) truncated, biases 0; what the MAML sinusoid protocol uses) (default: torch)")
+    a('--init-from', default=None, metavar='PATH', help="start the network from the weights saved at PATH (a run folder or a "
+      "torch.save'd state_dict) wherever names and shapes match, e.g. a pretrained ConvNet's conv blocks for --algo cnp; "
+      "the other weights start as usual")
     a('--hidden', type=int, default=32, metavar='C', help='channels of every ConvNet block (default: 32, the MAML Omniglot net)')
     a('--norm', default='group', choices=['group', 'none'], help='ConvNet normalisation: group (per image) or none (default: group)')
     a('--loss', default=None, choices=['mse', 'ce', 'bce'], help='mse (regression), ce (N-way class labels), bce (0/1 labels) '
@@ -346,12 +349,20 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
             model = SetEncoderModel(d_in, d_out, o['widths'], r_dim=o['widths'][-1], activation=o['activation'],
                                     likelihood='bernoulli' if o['loss'] == 'bce' else 'gaussian')
         else: model = MLP(d_in, o['widths'], d_out, o['activation'], init=o.get('init', 'torch'))
+        start = {}
+        if o.get('init_from') and o.get('resume'):  # the checkpoint holds the weights now; keep the record of their start
+            import json
+            start = {k: v for k, v in json.loads((Path(o['out'])/'config.json').read_text()).items() if k == 'start_from'}
+        elif o.get('init_from'):
+            from metamr_nb.training import start_from
+            try: start = {'start_from': {'path': str(o['init_from']), 'copied': start_from(model, o['init_from'])}}
+            except OSError as e: fail(str(e))
         learner = make_learner(o['algo'], model, inner_lr=o['inner_lr'], inner_steps=o['inner_steps'], outer_opt=o['outer_opt'],
                                outer_lr=o['outer_lr'], loss=o['loss'], execution=o['execution'],
                                anneal_steps=o.get('anneal_steps', o['steps'] if o['algo'] == 'reptile' and o['outer_opt'] == 'sgd' else 0))
         return Trainer(learner, source, meta_batch=o['meta_batch'], shots=o['shots'], queries=o['queries'], seed=o['seed'],
                        out=o['out'], eval_every=o['eval_every'], val_tasks=o['val_tasks'], ckpt_every=o['ckpt_every'],
-                       progress=not o['quiet'], config={'cli': o})
+                       progress=not o['quiet'], config={'cli': o, **start})
     except ValueError as e: fail(str(e))
 
 # %% ../nbs/10_cli.ipynb #8754af30
@@ -377,7 +388,7 @@ def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a lis
         if given: fail(f"--{given[0].replace('_', '-')} does not apply with --resume: the run continues with the settings "
                        f"stored in {out/'config.json'}; only --steps, --quiet, --threads, --nproc, --port and --max-restarts are read")
         # runs made before --model/--hidden/--norm existed were MLP runs
-        o = dict({'model': 'mlp', 'hidden': 32, 'norm': 'group', 'init': 'torch', **cfg['cli']}, out=args.out, steps=args.steps, quiet=args.quiet, threads=args.threads, resume=True, nproc=args.nproc,
+        o = dict({'model': 'mlp', 'hidden': 32, 'norm': 'group', 'init': 'torch', 'init_from': None, **cfg['cli']}, out=args.out, steps=args.steps, quiet=args.quiet, threads=args.threads, resume=True, nproc=args.nproc,
                  anneal_steps=cfg['learner']['anneal_steps'])  # a longer run keeps its original annealing schedule
         family = None if o.get('data') else make_family(cfg['source']['config'])
     else:

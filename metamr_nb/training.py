@@ -15,7 +15,8 @@ from .mapreduce import as_batch, map_vmap
 from .learners import Learner
 
 # %% auto #0
-__all__ = ['Callback', 'Recorder', 'TrainingDiverged', 'adapted_query_loss', 'save_checkpoint', 'load_checkpoint', 'Trainer']
+__all__ = ['Callback', 'Recorder', 'TrainingDiverged', 'adapted_query_loss', 'save_checkpoint', 'load_checkpoint', 'start_from',
+           'Trainer']
 
 # %% ../nbs/06_training.ipynb #4fb2ecb2
 class Callback:
@@ -71,6 +72,29 @@ def load_checkpoint(path):
     except Exception as e:
         raise ValueError(f"{path} is not a readable metamr_nb checkpoint ({type(e).__name__}: {e}); "
                          f"use another checkpoint or retrain") from None
+
+# %% ../nbs/06_training.ipynb #19aec1d9
+def start_from(model:torch.nn.Module, # the freshly built network
+               path): # a run folder, its checkpoint.pt, or a file written by torch.save(model.state_dict())
+    "Copy into `model` every tensor saved at `path` whose name and shape match its own; returns the names copied."
+    path = Path(path)
+    if path.is_dir() or (path.exists() and path.name == 'checkpoint.pt'): sd = load_checkpoint(path)['learner']['model']
+    else:
+        if not path.exists(): raise FileNotFoundError(f"no weights at {path}; pass a run folder, a checkpoint.pt or a saved state_dict")
+        try: sd = torch.load(path, map_location='cpu', weights_only=True)
+        except Exception as e:
+            raise ValueError(f"{path} is not a readable torch file ({type(e).__name__}: {e}); pass weights saved with torch.save") from None
+        if isinstance(sd, dict) and isinstance(sd.get('learner'), dict): sd = sd['learner']['model']  # a checkpoint under another name
+    if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ValueError(f"{path} holds no state dict (name → tensor); save one with torch.save(model.state_dict(), path)")
+    own = model.state_dict()
+    take = sorted(k for k, v in sd.items() if k in own and own[k].shape == v.shape)
+    if not take:
+        raise ValueError(f"none of the {len(sd)} tensors in {path} fits this {type(model).__name__}: it has "
+                         f"{', '.join(list(own)[:3])}, …, the file {', '.join(list(sd)[:3])}, …; start from a network with the same layers")
+    with torch.no_grad():
+        for k in take: own[k].copy_(sd[k])  # state_dict() tensors share the parameters' memory
+    return take
 
 # %% ../nbs/06_training.ipynb #44cb5c0c
 class Trainer:
