@@ -208,7 +208,7 @@ def data_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
           f"size={_size(path.stat().st_size)}")
 
 # %% ../nbs/10_cli.ipynb #27c68451
-_TRAIN_COMMON = ('family', 'data', 'algo', 'model', 'widths', 'activation', 'init', 'init_from', 'hidden', 'norm', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
+_TRAIN_COMMON = ('family', 'data', 'algo', 'model', 'widths', 'activation', 'init', 'init_from', 'zero_head', 'hidden', 'norm', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
                  'inner_lr', 'outer_opt', 'outer_lr', 'execution', 'steps', 'seed', 'out', 'resume', 'eval_every',
                  'ckpt_every', 'val_tasks', 'threads', 'quiet', 'nproc', 'port', 'max_restarts')
 _ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}, 'cnp': dict(inner_steps=0)}
@@ -239,6 +239,9 @@ def train_parser():
     a('--init-from', default=None, metavar='PATH', help="start the network from the weights saved at PATH (a run folder or a "
       "torch.save'd state_dict) wherever names and shapes match, e.g. a pretrained ConvNet's conv blocks for --algo cnp; "
       "the other weights start as usual")
+    a('--zero-head', action='store_true', help="start the network's last layer (the ConvNet's head, the MLP's output layer) "
+      "at zero, e.g. under a pretrained body from --init-from: every class starts equal and the first inner step moves each "
+      "class toward its mean feature")
     a('--hidden', type=int, default=32, metavar='C', help='channels of every ConvNet block (default: 32, the MAML Omniglot net)')
     a('--norm', default='group', choices=['group', 'none'], help='ConvNet normalisation: group (per image) or none (default: group)')
     a('--loss', default=None, choices=['mse', 'ce', 'bce'], help='mse (regression), ce (N-way class labels), bce (0/1 labels) '
@@ -305,6 +308,9 @@ def check_model_args(o:dict, name:str, size, ways, fail):
         fail("--algo cnp on images builds a set encoder on conv features: use --model conv (or leave --model out)")
     if o['model'] == 'conv' and not size:
         fail(f"--model conv takes images (--family shape_kinds); {what} are points: use --model mlp (or leave --model out)")
+    if o.get('zero_head') and o['algo'] == 'cnp':
+        fail("--zero-head zeroes the last layer of the network reptile, fomaml and maml adapt; the set encoder has no such "
+             "head (it decodes from its context): drop --zero-head")
     if o.get('init', 'torch') != 'torch' and (o['model'] != 'mlp' or o['algo'] == 'cnp'):
         fail(f"--init {o['init']} sets how the MLP of reptile, fomaml and maml starts; this run builds "
              f"{'a set encoder' if o['algo'] == 'cnp' else 'a ConvNet'}: drop --init")
@@ -357,6 +363,9 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
             from metamr_nb.training import start_from
             try: start = {'start_from': {'path': str(o['init_from']), 'copied': start_from(model, o['init_from'])}}
             except OSError as e: fail(str(e))
+        if o.get('zero_head') and not o.get('resume'):  # (a resumed run's checkpoint holds its weights)
+            from metamr_nb.training import zero_head
+            zero_head(model)
         learner = make_learner(o['algo'], model, inner_lr=o['inner_lr'], inner_steps=o['inner_steps'], outer_opt=o['outer_opt'],
                                outer_lr=o['outer_lr'], loss=o['loss'], execution=o['execution'],
                                anneal_steps=o.get('anneal_steps', o['steps'] if o['algo'] == 'reptile' and o['outer_opt'] == 'sgd' else 0))
@@ -388,7 +397,7 @@ def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a lis
         if given: fail(f"--{given[0].replace('_', '-')} does not apply with --resume: the run continues with the settings "
                        f"stored in {out/'config.json'}; only --steps, --quiet, --threads, --nproc, --port and --max-restarts are read")
         # runs made before --model/--hidden/--norm existed were MLP runs
-        o = dict({'model': 'mlp', 'hidden': 32, 'norm': 'group', 'init': 'torch', 'init_from': None, **cfg['cli']}, out=args.out, steps=args.steps, quiet=args.quiet, threads=args.threads, resume=True, nproc=args.nproc,
+        o = dict({'model': 'mlp', 'hidden': 32, 'norm': 'group', 'init': 'torch', 'init_from': None, 'zero_head': False, **cfg['cli']}, out=args.out, steps=args.steps, quiet=args.quiet, threads=args.threads, resume=True, nproc=args.nproc,
                  anneal_steps=cfg['learner']['anneal_steps'])  # a longer run keeps its original annealing schedule
         family = None if o.get('data') else make_family(cfg['source']['config'])
     else:

@@ -16,7 +16,7 @@ from .learners import Learner
 
 # %% auto #0
 __all__ = ['Callback', 'Recorder', 'TrainingDiverged', 'adapted_query_loss', 'save_checkpoint', 'load_checkpoint', 'start_from',
-           'Trainer']
+           'zero_head', 'Trainer']
 
 # %% ../nbs/06_training.ipynb #4fb2ecb2
 class Callback:
@@ -95,6 +95,21 @@ def start_from(model:torch.nn.Module, # the freshly built network
     with torch.no_grad():
         for k in take: own[k].copy_(sd[k])  # state_dict() tensors share the parameters' memory
     return take
+
+# %% ../nbs/06_training.ipynb #d7b89f13
+def zero_head(model:torch.nn.Module): # a ConvNet (its `head`) or an MLP (its last `nn.Linear`)
+    "Set the network's last linear layer (weights and bias) to zero; returns the names of the tensors zeroed."
+    head = getattr(model, 'head', None)
+    if not isinstance(head, torch.nn.Linear) and isinstance(getattr(model, 'net', None), torch.nn.Sequential):
+        lin = [(n, m) for n, m in model.net.named_children() if isinstance(m, torch.nn.Linear)]
+        if lin: head = lin[-1][1]
+    if not isinstance(head, torch.nn.Linear):
+        raise ValueError(f"{type(model).__name__} has no last linear layer to zero (a ConvNet's head or an MLP's output "
+                         f"layer); a set encoder decodes from its context instead: leave zero_head out")
+    with torch.no_grad():
+        for p in head.parameters(): p.zero_()
+    ids = {id(p) for p in head.parameters()}
+    return [n for n, p in model.named_parameters() if id(p) in ids]
 
 # %% ../nbs/06_training.ipynb #44cb5c0c
 class Trainer:

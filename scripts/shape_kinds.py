@@ -4,6 +4,8 @@ images, scored on held-out kinds against two baselines: a network trained from s
     python scripts/shape_kinds.py                         # the full comparison (slow), writes results/shape_kinds.json
     python scripts/shape_kinds.py --shots 1 --train-only  # train the 1-shot runs only (run 1 and 5 side by side on 2 cores)
     python scripts/shape_kinds.py --quick --out /tmp/sk   # a reduced version in seconds: what the test suite runs
+    python scripts/shape_kinds.py --shots 5 --learners cnp,maml,maml0 --steps 2500 --pre-steps 10000 --pretrained-start \
+        --runs-dir runs/shape_kinds_pre --out results/shape_kinds_pre.json --threads 2   # meta-train from the pretrained net
 
 Meta-training uses `metamr_train` (called in-process; each run stores its exact command) on the 22 meta-train kinds;
 finished runs in runs/shape_kinds/ are reused. Every learner is then scored with `evaluate` — what
@@ -13,6 +15,8 @@ after several numbers of inner SGD steps. The baselines:
 - pretrained: the same ConvNet trained by plain cross-entropy on all 22 meta-train kinds at once (a 22-way classifier
   seeing as many images as a meta-learner), its head replaced by a zero 5-way head, then fine-tuned by SGD on the
   support set.
+With --pretrained-start the meta-learners start from the pretrained network's conv blocks (`metamr_train --init-from`),
+and the pretrained baseline goes on training for as many steps (--steps) on as many images, so both sides stay equal.
 Every learner's number of inner steps (from --eval-steps), and each baseline's step size (from a small grid), is
 chosen on validation tasks of the meta-train kinds — never on the held-out ones — and the comparison is made at that
 choice; the test scores after every step count are saved too."""
@@ -28,9 +32,13 @@ SEED = 1  # the evaluation tasks' seed (metamr_eval's default); training uses se
 LEARNERS = {'fomaml': ['--algo', 'fomaml', '--inner-steps', '1', '--inner-lr', '0.4'],
             'reptile': ['--algo', 'reptile', '--inner-steps', '5', '--inner-lr', '0.1'],
             'maml': ['--algo', 'maml', '--inner-steps', '1', '--inner-lr', '0.4'],
+            # MAML whose head starts at zero (metamr_train --zero-head): with --pretrained-start, the first inner step
+            # is a nearest-class-mean classifier on the pretrained features instead of a random head's noise
+            'maml0': ['--algo', 'maml', '--inner-steps', '1', '--inner-lr', '0.4', '--zero-head'],
             # the set encoder on the same conv blocks: a mean per class, no inner loop (its "steps" change nothing)
             'cnp': ['--algo', 'cnp', '--widths', '64,64']}
 BASE_LRS = (0.03, 0.1, 0.3)  # the baselines' step-size grid
+FLAGS = ('zero_head',)  # metamr_train switches (no value) that a reused run must match
 
 
 def rel(p):
@@ -38,13 +46,13 @@ def rel(p):
     return str(Path(p).relative_to(ROOT)) if p.startswith(str(ROOT)) else p
 
 
-def train_run(a, name, shots):
-    "Train (or reuse, or finish) one meta-learning run with `metamr_train`; returns (folder, record)."
+def train_run(a, name, shots, extra=()):
+    "Train (or reuse, or finish) one meta-learning run with `metamr_train` (`extra`: more options); returns (folder, record)."
     from metamr_nb.cli import train_main
     from metamr_nb.training import load_checkpoint
     out = Path(a.runs_dir)/f'{name}_{shots}shot'
     cmd = ['--family', 'shape_kinds', '--ways', str(a.ways), '--shots', str(shots), '--queries', str(a.queries),
-           *LEARNERS[name], '--hidden', str(a.hidden), '--meta-batch', str(a.meta_batch), '--outer-lr', '0.001',
+           *LEARNERS[name], *extra, '--hidden', str(a.hidden), '--meta-batch', str(a.meta_batch), '--outer-lr', '0.001',
            '--steps', str(a.steps), '--seed', '0', '--eval-every', '0', '--quiet', '--out', str(out)]
     t, started = time.perf_counter(), (out/'checkpoint.pt').exists()
     if started: check_settings(out, cmd, a.steps)
@@ -62,11 +70,12 @@ def check_settings(out, cmd, steps):
     stored = json.loads((out/'config.json').read_text())
     cli, fam = stored['cli'], stored['source'].get('config', {})
     opts = {k[2:].replace('-', '_'): v for k, v in zip(cmd, cmd[1:]) if k.startswith('--') and not v.startswith('--')}
-    diff = []
+    flags = {'--' + k.replace('_', '-'): bool(cli.get(k)) for k in FLAGS}  # switch -> did the stored run have it
+    diff = [f"{f} {'given' if had else 'not given'} (it is {'not ' if had else ''}given now)" for f, had in flags.items() if had != (f in cmd)]
     for k, v in opts.items():
         if k in ('out', 'steps'): continue
         have = cli.get(k, fam.get(k))
-        if have is None: continue
+        if have is None and k != 'init_from': continue  # a setting older runs did not store (no --init-from: a fresh start)
         if isinstance(have, list): have = ','.join(map(str, have))
         try: same = float(have) == float(v)
         except (TypeError, ValueError): same = str(have) == v
@@ -77,11 +86,30 @@ def check_settings(out, cmd, steps):
         sys.exit(f"{out} is at step {load_checkpoint(out)['step']}, beyond --steps {steps}; pass --steps to match it")
 
 
-def pretrain(a):
-    "The joint-training baseline's 22-way ConvNet (reused from runs/shape_kinds/ when it exists): (model, record)."
+def _classify(model, kinds, batch, steps, seed):
+    "Train `model` as one classifier of `kinds` (cross-entropy, a fresh Adam at lr 1e-3), `batch` images per step."
     import numpy as np, torch
+    from metamr_nb.shapes import ShapeKinds, kind_index
+    fam = ShapeKinds(ways=len(kinds), split='train')   # one "task" = images of every training kind, labels = kind order
+    rng, opt = np.random.default_rng(seed), torch.optim.Adam(model.parameters(), lr=1e-3)
+    pos = {kind_index(k): i for i, k in enumerate(kinds)}  # a kind's index -> its fixed label
+    per = max(1, batch//len(kinds))
+    for _ in range(steps):
+        ts = fam.sample(1, per, 0, rng=rng)
+        lab = np.array([pos[c] for c in ts.params['classes'][0]])  # a task's label j is kind classes[j]: relabel by kind
+        x = torch.as_tensor(ts.x_support[0]); y = torch.as_tensor(lab[ts.y_support[0, :, 0]])
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(); loss.backward(); opt.step()
+    return round(loss.item(), 4)
+
+
+def pretrain(a, more:int=0):
+    """The joint-training baseline's 22-way ConvNet (reused from the runs folder when it exists): (model, record).
+    `more` > 0: then trained `more` steps further (a fresh optimiser, another stream of images), as the meta-learners are
+    when they start from it (--pretrained-start), so that both sides see as many images."""
+    import torch
     from metamr_nb.models import ConvNet
-    from metamr_nb.shapes import ShapeKinds, split_kinds, kind_index
+    from metamr_nb.shapes import split_kinds
     kinds = split_kinds('train')
     torch.manual_seed(0)
     model = ConvNet(len(kinds), hidden=a.hidden)
@@ -92,21 +120,23 @@ def pretrain(a):
                    f'{batch} images per step; head replaced by a zero {a.ways}-way head before fine-tuning',
            'steps': a.pre_steps, 'batch': batch, 'path': rel(path)}
     if path.exists():
-        model.load_state_dict(torch.load(path, weights_only=True)); return model, {**rec, 'seconds': None, 'reused': True}
-    t = time.perf_counter()
-    fam = ShapeKinds(ways=len(kinds), split='train')   # one "task" = images of every training kind, labels = kind order
-    rng, opt = np.random.default_rng(0), torch.optim.Adam(model.parameters(), lr=1e-3)
-    pos = {kind_index(k): i for i, k in enumerate(kinds)}  # a kind's index -> its fixed label
-    per = max(1, batch//len(kinds))
-    for _ in range(a.pre_steps):
-        ts = fam.sample(1, per, 0, rng=rng)
-        lab = np.array([pos[c] for c in ts.params['classes'][0]])  # a task's label j is kind classes[j]: relabel by kind
-        x = torch.as_tensor(ts.x_support[0]); y = torch.as_tensor(lab[ts.y_support[0, :, 0]])
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad(); loss.backward(); opt.step()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), path)
-    return model, {**rec, 'seconds': round(time.perf_counter() - t, 1), 'reused': False, 'final_train_loss': round(loss.item(), 4)}
+        model.load_state_dict(torch.load(path, weights_only=True)); rec.update(seconds=None, reused=True)
+    else:
+        t = time.perf_counter()
+        rec['final_train_loss'] = _classify(model, kinds, batch, a.pre_steps, seed=0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), path)
+        rec.update(seconds=round(time.perf_counter() - t, 1), reused=False)
+    if more:
+        path2 = path.with_name(f'{path.stem}+{more}.pt')
+        rec['more'] = {'steps': more, 'path': rel(path2), 'what': f'then {more} more steps from it (a fresh Adam, another image stream)'}
+        if path2.exists(): model.load_state_dict(torch.load(path2, weights_only=True)); rec['more'].update(seconds=None, reused=True)
+        else:
+            t = time.perf_counter()
+            rec['more']['final_train_loss'] = _classify(model, kinds, batch, more, seed=1)
+            torch.save(model.state_dict(), path2)
+            rec['more'].update(seconds=round(time.perf_counter() - t, 1), reused=False)
+    return model, rec
 
 
 def baseline(a, kind, pre, lr):
@@ -143,6 +173,9 @@ def main(argv=None):
     ap.add_argument('--val-tasks', type=int, default=100, help='validation tasks (meta-train kinds) that choose step counts and sizes')
     ap.add_argument('--eval-steps', default='0,1,5,10,25', help='inner step counts to score (default: 0,1,5,10,25)')
     ap.add_argument('--threads', type=int, default=1, help='torch threads for the evaluation (default: 1; training uses 1)')
+    ap.add_argument('--pretrained-start', action='store_true',
+                    help="meta-learners start from the pretrained baseline's network (metamr_train --init-from: its conv "
+                         "blocks), and the baseline trains --steps more steps too, so both sides see as many images")
     ap.add_argument('--train-only', action='store_true', help='train the runs and stop (to train several K side by side)')
     ap.add_argument('--quick', action='store_true', help='tiny runs and few tasks: seconds, for the tests')
     ap.add_argument('--out', default=None, help='results file (default: results/shape_kinds.json; --quick: required elsewhere)')
@@ -164,16 +197,22 @@ def main(argv=None):
     from metamr_nb.inference import load_run, evaluate
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    runs = {f'{n}/{K}': train_run(a, n, K) for K in a.shots for n in learners}
+    extra, first = (), None
+    if a.pretrained_start:  # the meta-learners start where the pretrained baseline stands after --pre-steps
+        first = pretrain(a)[1]
+        extra = ('--init-from', str(ROOT/first['path']))
+    runs = {f'{n}/{K}': train_run(a, n, K, extra) for K in a.shots for n in learners}
     if a.train_only:
         for k, (_, r) in runs.items(): print(k, r['train_seconds'], 's', flush=True)
         return
-    pre, pre_rec = pretrain(a)
+    pre, pre_rec = pretrain(a, more=a.steps if a.pretrained_start else 0)
+    if first and not first['reused']:  # trained just above: keep that record of it
+        pre_rec.update({k: v for k, v in first.items() if k in ('seconds', 'reused', 'final_train_loss')})
     torch.set_num_threads(a.threads)
     res = {'version': metamr_nb.__version__, 'python': platform.python_version(), 'torch': torch.__version__,
            'command': 'python scripts/shape_kinds.py ' + ' '.join(sys.argv[1:] if argv is None else argv),
            'quick': a.quick, 'ways': a.ways, 'queries': a.queries, 'hidden': a.hidden, 'meta_batch': a.meta_batch,
-           'meta_steps': a.steps, 'tasks': a.tasks, 'eval_seed': SEED, 'eval_steps': steps, 'baseline_lrs': list(BASE_LRS),
+           'meta_steps': a.steps, 'pretrained_start': a.pretrained_start, 'tasks': a.tasks, 'eval_seed': SEED, 'eval_steps': steps, 'baseline_lrs': list(BASE_LRS),
            'pretrained': pre_rec, 'runs': {}, 'results': []}
     test_fam, val_fam = ShapeKinds(ways=a.ways, split='test'), ShapeKinds(ways=a.ways, split='train')
     for K in a.shots:
@@ -228,6 +267,9 @@ def check(d):
     assert {'command', 'version', 'runs', 'results', 'verdicts', 'pretrained', 'tasks', 'eval_steps'} <= set(d), sorted(d)
     assert d['command'].startswith('python scripts/shape_kinds.py')
     for r in d['runs'].values(): assert r['train_command'].startswith('metamr_train --family shape_kinds'), r
+    if d.get('pretrained_start'):  # both sides go on from the pretrained network for the same number of steps
+        assert d['pretrained']['more']['steps'] == d['meta_steps'], d['pretrained']
+        assert all(f"--init-from {d['pretrained']['path']}" in r['train_command'] for r in d['runs'].values()), d['runs']
     kinds = {(r['learner'], r['shots']) for r in d['results']}
     for K in {r['shots'] for r in d['results']}:
         assert {('scratch', K), ('pretrained', K)} <= kinds, f'{K}-shot baselines missing'

@@ -1,6 +1,6 @@
 """The shape-kind comparison (scripts/shape_kinds.py): the saved results have the schema the code writes, and a
 reduced run (`--quick`: tiny runs, a few tasks) works in seconds and agrees with the `metamr_eval` command it records."""
-import contextlib, importlib.util, io, json, math, shlex
+import contextlib, importlib.util, io, json, math, re, shlex
 from pathlib import Path
 import pytest
 
@@ -29,6 +29,32 @@ def test_saved_long_results_schema():
     assert {(r['learner'], r['shots']) for r in d['results']} == {('cnp', 5), ('scratch', 5), ('pretrained', 5)}
 
 
+def test_saved_pre_results_schema():
+    """results/shape_kinds_pre.json (the page's pretrained-start round): the meta-learners start from the 10,000-step
+    pretrained network, which then trains as many steps more on as many images, so both sides are equal."""
+    d = json.loads((ROOT/'results'/'shape_kinds_pre.json').read_text())
+    sk.check(d)
+    assert d['quick'] is False and '--quick' not in d['command'] and d['pretrained_start'] is True
+    more = d['pretrained']['more']
+    assert more['steps'] == d['meta_steps'] and d['pretrained']['batch'] == d['meta_batch']*d['ways']*(5 + d['queries'])
+    assert d['pretrained']['steps'] == json.loads((ROOT/'results'/'shape_kinds_long.json').read_text())['pretrained']['steps']
+    metas = {r['learner'] for r in d['results'] if r['kind'] == 'meta'}
+    assert 'cnp' in metas and {(r['learner'], r['shots']) for r in d['results']} == \
+        {(n, 5) for n in metas | {'scratch', 'pretrained'}}
+
+
+def test_reuse_refuses_other_settings(tmp_path):
+    "A finished run is reused only if its stored settings, switches included, are the ones asked for."
+    run = tmp_path/'maml_5shot'; run.mkdir()
+    (run/'config.json').write_text(json.dumps({'cli': {'algo': 'maml', 'inner_lr': 0.4, 'zero_head': False, 'init_from': None},
+                                               'source': {'config': {'ways': 5}}}))
+    for cmd, why in ((['--algo', 'maml', '--inner-lr', '0.4', '--zero-head'], '--zero-head not given'),
+                     (['--algo', 'maml', '--inner-lr', '0.1'], '--inner-lr 0.4 (not 0.1)'),
+                     (['--algo', 'maml', '--init-from', 'pre.pt'], '--init-from None (not pre.pt)'),
+                     (['--ways', '3', '--algo', 'maml'], '--ways 5 (not 3)')):
+        with pytest.raises(SystemExit, match=re.escape(why)): sk.check_settings(run, cmd, 10)
+
+
 @pytest.fixture(scope='module')
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp('shape_kinds')/'r.json'
@@ -41,6 +67,19 @@ def test_quick_run(quick):
     assert quick['quick'] is True and quick['tasks'] == 6
     assert {r['learner'] for r in quick['results']} == {'fomaml', 'reptile', 'scratch', 'pretrained'}
     assert len(quick['verdicts']) == 4  # each meta-learner against each baseline
+
+
+def test_quick_pretrained_start(tmp_path):
+    "--pretrained-start: the meta-learners start from the pretrained network's conv blocks, which then trains as many steps more."
+    out = tmp_path/'r.json'
+    with contextlib.redirect_stdout(io.StringIO()):
+        sk.main(['--quick', '--shots', '1', '--learners', 'cnp', '--pretrained-start', '--out', str(out)])
+    d = json.loads(out.read_text())
+    sk.check(d)
+    assert d['pretrained_start'] is True and d['pretrained']['more']['steps'] == d['meta_steps']
+    cfg = json.loads((tmp_path/'runs'/'cnp_1shot'/'config.json').read_text())
+    assert cfg['start_from']['copied'] and all(k.startswith('features.') for k in cfg['start_from']['copied'])
+    assert Path(cfg['start_from']['path']).name == Path(d['pretrained']['path']).name
 
 
 def test_quick_matches_metamr_eval(quick):
