@@ -144,12 +144,13 @@ def baseline(a, kind, pre, lr):
     import torch
     from metamr_nb.models import ConvNet
     from metamr_nb.learners import make_learner
+    from metamr_nb.training import zero_head
     torch.manual_seed(0)
     m = ConvNet(a.ways, hidden=a.hidden)
     if kind == 'pretrained':
         sd = {k: v for k, v in pre.state_dict().items() if not k.startswith('head.')}
         m.load_state_dict(sd, strict=False)
-        with torch.no_grad(): m.head.weight.zero_(); m.head.bias.zero_()
+        zero_head(m)
     return make_learner('maml', m, loss='ce', inner_lr=lr, inner_steps=1)
 
 
