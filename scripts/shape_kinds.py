@@ -6,6 +6,8 @@ images, scored on held-out kinds against two baselines: a network trained from s
     python scripts/shape_kinds.py --quick --out /tmp/sk   # a reduced version in seconds: what the test suite runs
     python scripts/shape_kinds.py --shots 5 --learners cnp,maml,maml0 --steps 2500 --pre-steps 10000 --pretrained-start \
         --runs-dir runs/shape_kinds_pre --out results/shape_kinds_pre.json --threads 2   # meta-train from the pretrained net
+    python scripts/shape_kinds.py --shots 5 --learners cnp,maml0 --seed 1 --steps 2500 --pre-steps 10000 --pretrained-start \
+        --runs-dir runs/shape_kinds_pre --out results/shape_kinds_pre_seed1.json --threads 2   # ... with a second seed
 
 Meta-training uses `metamr_train` (called in-process; each run stores its exact command) on the 22 meta-train kinds;
 finished runs in runs/shape_kinds/ are reused. Every learner is then scored with `evaluate` — what
@@ -25,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SEED = 1  # the evaluation tasks' seed (metamr_eval's default); training uses seed 0
+SEED = 1  # the evaluation tasks' seed (metamr_eval's default); training uses --seed (0)
 
 # learner -> metamr_train options (beyond family, shots, size); the inner step sizes are the MAML Omniglot ones (0.4)
 # for one step and a smaller one for Reptile's five
@@ -50,10 +52,10 @@ def train_run(a, name, shots, extra=()):
     "Train (or reuse, or finish) one meta-learning run with `metamr_train` (`extra`: more options); returns (folder, record)."
     from metamr_nb.cli import train_main
     from metamr_nb.training import load_checkpoint
-    out = Path(a.runs_dir)/f'{name}_{shots}shot'
+    out = Path(a.runs_dir)/(f'{name}_{shots}shot' + (f'_seed{a.seed}' if a.seed else ''))
     cmd = ['--family', 'shape_kinds', '--ways', str(a.ways), '--shots', str(shots), '--queries', str(a.queries),
            *LEARNERS[name], *extra, '--hidden', str(a.hidden), '--meta-batch', str(a.meta_batch), '--outer-lr', '0.001',
-           '--steps', str(a.steps), '--seed', '0', '--eval-every', '0', '--quiet', '--out', str(out)]
+           '--steps', str(a.steps), '--seed', str(a.seed), '--eval-every', '0', '--quiet', '--out', str(out)]
     t, started = time.perf_counter(), (out/'checkpoint.pt').exists()
     if started: check_settings(out, cmd, a.steps)
     done = started and load_checkpoint(out)['step'] >= a.steps
@@ -177,6 +179,8 @@ def main(argv=None):
     ap.add_argument('--pretrained-start', action='store_true',
                     help="meta-learners start from the pretrained baseline's network (metamr_train --init-from: its conv "
                          "blocks), and the baseline trains --steps more steps too, so both sides see as many images")
+    ap.add_argument('--seed', type=int, default=0, help="the meta-learners' training seed (default: 0; another seed trains "
+                    "runs of its own, NAME_Kshot_seedS; the baselines and the evaluation tasks stay the same)")
     ap.add_argument('--train-only', action='store_true', help='train the runs and stop (to train several K side by side)')
     ap.add_argument('--quick', action='store_true', help='tiny runs and few tasks: seconds, for the tests')
     ap.add_argument('--out', default=None, help='results file (default: results/shape_kinds.json; --quick: required elsewhere)')
@@ -213,7 +217,7 @@ def main(argv=None):
     res = {'version': metamr_nb.__version__, 'python': platform.python_version(), 'torch': torch.__version__,
            'command': 'python scripts/shape_kinds.py ' + ' '.join(sys.argv[1:] if argv is None else argv),
            'quick': a.quick, 'ways': a.ways, 'queries': a.queries, 'hidden': a.hidden, 'meta_batch': a.meta_batch,
-           'meta_steps': a.steps, 'pretrained_start': a.pretrained_start, 'tasks': a.tasks, 'eval_seed': SEED, 'eval_steps': steps, 'baseline_lrs': list(BASE_LRS),
+           'meta_steps': a.steps, 'seed': a.seed, 'pretrained_start': a.pretrained_start, 'tasks': a.tasks, 'eval_seed': SEED, 'eval_steps': steps, 'baseline_lrs': list(BASE_LRS),
            'pretrained': pre_rec, 'runs': {}, 'results': []}
     test_fam, val_fam = ShapeKinds(ways=a.ways, split='test'), ShapeKinds(ways=a.ways, split='train')
     for K in a.shots:

@@ -29,10 +29,11 @@ def test_saved_long_results_schema():
     assert {(r['learner'], r['shots']) for r in d['results']} == {('cnp', 5), ('scratch', 5), ('pretrained', 5)}
 
 
-def test_saved_pre_results_schema():
-    """results/shape_kinds_pre.json (the page's pretrained-start round): the meta-learners start from the 10,000-step
-    pretrained network, which then trains as many steps more on as many images, so both sides are equal."""
-    d = json.loads((ROOT/'results'/'shape_kinds_pre.json').read_text())
+@pytest.mark.parametrize('name', ['shape_kinds_pre.json', 'shape_kinds_pre_seed1.json'])
+def test_saved_pre_results_schema(name):
+    """results/shape_kinds_pre*.json (the page's pretrained-start round, two training seeds): the meta-learners start from
+    the 10,000-step pretrained network, which then trains as many steps more on as many images, so both sides are equal."""
+    d = json.loads((ROOT/'results'/name).read_text())
     sk.check(d)
     assert d['quick'] is False and '--quick' not in d['command'] and d['pretrained_start'] is True
     more = d['pretrained']['more']
@@ -41,6 +42,11 @@ def test_saved_pre_results_schema():
     metas = {r['learner'] for r in d['results'] if r['kind'] == 'meta'}
     assert 'cnp' in metas and {(r['learner'], r['shots']) for r in d['results']} == \
         {(n, 5) for n in metas | {'scratch', 'pretrained'}}
+    if name.endswith('_seed1.json'):  # another training seed; the same baselines on the same tasks
+        first = json.loads((ROOT/'results'/'shape_kinds_pre.json').read_text())
+        assert d['seed'] == 1 and all(r['path'].endswith('_seed1') and '--seed 1 ' in r['train_command'] for r in d['runs'].values())
+        base = lambda res: [r for r in res['results'] if r['kind'] == 'baseline']
+        assert base(d) == base(first)
 
 
 def test_reuse_refuses_other_settings(tmp_path):
@@ -70,14 +76,16 @@ def test_quick_run(quick):
 
 
 def test_quick_pretrained_start(tmp_path):
-    "--pretrained-start: the meta-learners start from the pretrained network's conv blocks, which then trains as many steps more."
+    """--pretrained-start: the meta-learners start from the pretrained network's conv blocks, which then trains as many steps
+    more (here with a second training seed)."""
     out = tmp_path/'r.json'
     with contextlib.redirect_stdout(io.StringIO()):
-        sk.main(['--quick', '--shots', '1', '--learners', 'cnp', '--pretrained-start', '--out', str(out)])
+        sk.main(['--quick', '--shots', '1', '--learners', 'cnp', '--pretrained-start', '--seed', '1', '--out', str(out)])
     d = json.loads(out.read_text())
     sk.check(d)
     assert d['pretrained_start'] is True and d['pretrained']['more']['steps'] == d['meta_steps']
-    cfg = json.loads((tmp_path/'runs'/'cnp_1shot'/'config.json').read_text())
+    cfg = json.loads((tmp_path/'runs'/'cnp_1shot_seed1'/'config.json').read_text())  # another seed: runs of its own
+    assert cfg['cli']['seed'] == 1 == d['seed']
     assert cfg['start_from']['copied'] and all(k.startswith('features.') for k in cfg['start_from']['copied'])
     assert Path(cfg['start_from']['path']).name == Path(d['pretrained']['path']).name
 
