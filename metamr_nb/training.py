@@ -101,8 +101,7 @@ def zero_head(model:torch.nn.Module): # a ConvNet (its `head`) or an MLP (its la
     "Set the network's last linear layer (weights and bias) to zero; returns the names of the tensors zeroed."
     head = getattr(model, 'head', None)
     if not isinstance(head, torch.nn.Linear) and isinstance(getattr(model, 'net', None), torch.nn.Sequential):
-        lin = [(n, m) for n, m in model.net.named_children() if isinstance(m, torch.nn.Linear)]
-        if lin: head = lin[-1][1]
+        head = next((m for m in reversed(model.net) if isinstance(m, torch.nn.Linear)), None)
     if not isinstance(head, torch.nn.Linear):
         raise ValueError(f"{type(model).__name__} has no last linear layer to zero (a ConvNet's head or an MLP's output "
                          f"layer); a set encoder decodes from its context instead: leave zero_head out")
