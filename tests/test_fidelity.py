@@ -12,18 +12,39 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def fidelity(tmp_path, *args):
+def fidelity(tmp_path, *args, raw=False):
     out = tmp_path/'fidelity.json'
     p = subprocess.run([sys.executable, str(ROOT/'scripts'/'fidelity.py'), *args, '--runs-dir', str(tmp_path/'runs'),
                         '--out', str(out)], capture_output=True, text=True, timeout=3600)
     assert p.returncode == 0, p.stderr
-    return {k: {int(s): v['mean'] for s, v in r['steps'].items()} for k, r in json.loads(out.read_text())['runs'].items()}
+    runs = json.loads(out.read_text())['runs']
+    if raw: return runs
+    means = lambda steps: {int(s): v['mean'] for s, v in steps.items()}
+    return {**{k: means(r['steps']) for k, r in runs.items()},
+            **{f'{k}@5': means(r['at_5_shots']['steps']) for k, r in runs.items() if 'at_5_shots' in r}}
 
 
 def test_maml_short_protocol(tmp_path):
-    r = fidelity(tmp_path, '--steps', '2000', '--runs', 'maml_k10')['maml_k10']
+    runs = fidelity(tmp_path, '--steps', '2000', '--runs', 'maml_k10', raw=True)
+    r = {int(s): v['mean'] for s, v in runs['maml_k10']['steps'].items()}
     assert r[0] > r[1] > r[5] > r[10]
     assert r[1] <= 1.45 and r[10] <= 1.0, r
+    # the paper's 5-shot protocol: the same K = 10 model scored on 5-point tasks, and the tasks behind its tail
+    at5 = runs['maml_k10']['at_5_shots']
+    assert '--shots 5' in at5['eval_command'] and sorted(at5['steps'], key=int) == ['0', '1', '5', '10']
+    assert at5['steps']['1']['mean'] > r[1]  # five points adapt less than ten
+    w = at5['worst']
+    assert len(w['tasks']) == 5 and all(len(t['x_support']) == 5 and t['x_support'] == sorted(t['x_support']) for t in w['tasks'])
+    worst = [max(t['loss_5'], t['loss_10']) for t in w['tasks']]
+    assert worst == sorted(worst, reverse=True) and 0 <= w['above_10_after_10'] <= w['above_1_after_10'] <= 1
+
+
+def test_runs_side_by_side_keep_each_other(tmp_path):
+    "Two fidelity.py runs writing one results file (two cores, two processes) each keep the other's rows."
+    fidelity(tmp_path, '--steps', '20', '--tasks', '10', '--runs', 'maml_k5')
+    runs = fidelity(tmp_path, '--steps', '20', '--tasks', '10', '--runs', 'reptile_k10', raw=True)
+    assert list(runs) == ['reptile_k10', 'maml_k5']  # both, in the script's order
+    assert 'at_5_shots' not in runs['maml_k5']  # only K = 10 MAML runs are scored again on 5 points
 
 
 def test_interrupted_run_resumes(tmp_path):
@@ -47,8 +68,8 @@ def test_full_protocol(tmp_path):
     r = fidelity(tmp_path)
     assert r['maml_k10'][1] <= 0.40 and r['maml_k10'][10] <= 0.15, r['maml_k10']
     assert r['reptile_k10'][1] <= 0.45, r['reptile_k10']
-    paper = {1: 0.67, 5: 0.38, 10: 0.35}  # MAML paper, appendix: K=5 sinusoid after 1/5/10 steps
-    for k5 in ('maml_k5', 'maml_k5_seed1'): assert all(r[k5][s] < v for s, v in paper.items()), r[k5]
+    paper = {1: 0.67, 5: 0.38, 10: 0.35}  # MAML paper, table 2: its K = 10 model fine-tuned on 5 points, after 1/5/10 steps
+    assert all(r['maml_k10@5'][s] < v for s, v in paper.items()), r['maml_k10@5']
 
 
 def test_saved_results_schema():
@@ -62,3 +83,7 @@ def test_saved_results_schema():
         assert all(set(v) >= {'mean', 'ci95'} for v in run['steps'].values())
         sh = run['sharpness']  # metamr_eval --sharpness: quantiles in order, 2/lr at the protocol's lr 0.01
         assert sh['threshold'] == 200 and sh['q10'] <= sh['median'] <= sh['q90'] <= sh['max'] and 0 <= sh['above'] <= 1, name
+        if name.startswith('maml_k10'):  # every K = 10 MAML run is also scored on 5-point tasks (the paper's table)
+            at5 = run['at_5_shots']
+            assert '--shots 5' in at5['eval_command'] and sorted(at5['steps'], key=int) == ['0', '1', '5', '10'], name
+            assert len(at5['worst']['tasks']) == 5 and {'above_1_after_10', 'bunch_median_all'} <= set(at5['worst']), name
