@@ -8,11 +8,12 @@ import copy, json, time
 import numpy as np
 import torch
 from .models import MLP, params_of
-from .mapreduce import as_batch, get_loss, map_loop
+from .mapreduce import as_batch, get_loss, map_loop, map_batched
 from .learners import make_learner
 
 # %% auto #0
-__all__ = ['tutorial_meta_step', 'step_flops', 'flop_ceiling', 'benchmark', 'format_bench', 'profile_step', 'kernel_rates']
+__all__ = ['tutorial_meta_step', 'step_flops', 'flop_ceiling', 'benchmark', 'format_bench', 'profile_step', 'kernel_rates',
+           'compiled_rates']
 
 # %% ../nbs/04a_bench.ipynb #84625430
 def _sin_batch(T, K, seed=0):
@@ -142,4 +143,34 @@ def kernel_rates(T:int=256, # tasks
     for name, (f, flops) in kernels.items():
         t = _time(f, budget=0.1, min_reps=reps)
         out[name] = (t*1e6, flops/t/ceiling)
+    return out
+
+# %% ../nbs/04a_bench.ipynb #d6bbc39f
+def compiled_rates(T:int=256, # tasks
+                   steps=(1, 5), # inner SGD steps
+                   K:int=10, # points per task
+                   budget:float=0.5): # seconds of repetitions per measurement
+    "The batched Reptile map eager and under `torch.compile`: steps → dict of ms per call, fraction of the FLOP ceiling, compile seconds."
+    torch.set_num_threads(1)
+    ceiling, model = flop_ceiling(), MLP()
+    theta = {k: v.detach() for k, v in model.named_parameters()}
+    b = _sin_batch(T, K)
+    support = {'x_support': b['x_support'], 'y_support': b['y_support'],
+               'x_query': b['x_support'][:, :0], 'y_query': b['y_support'][:, :0]}
+    def reptile_delta(theta, n):  # the map, then the reduce: mean over tasks of (adapted − θ)
+        adapted = map_batched(model, theta, support, n, 0.01, 'mse', 'adapted').out
+        return {k: (adapted[k] - theta[k]).mean(0) for k in theta}
+    out = {}
+    for n in steps:
+        compiled = torch.compile(reptile_delta, dynamic=False)
+        t0 = time.perf_counter(); got = compiled(theta, n); secs = time.perf_counter() - t0  # the first call compiles
+        want = reptile_delta(theta, n)
+        assert all(torch.allclose(got[k], want[k], atol=1e-6) for k in want), 'the compiled map disagrees with the eager one'
+        t_eager = _time(lambda: reptile_delta(theta, n), budget)
+        t_comp = _time(lambda: compiled(theta, n), budget)
+        flops = T*n*step_flops(K=K)
+        out[n] = dict(eager_ms=t_eager*1e3, compiled_ms=t_comp*1e3, eager_frac=flops/t_eager/ceiling,
+                      compiled_frac=flops/t_comp/ceiling, compile_s=secs)
+        del compiled
+    torch._dynamo.reset()  # drop the compiled code and its guards now, not at interpreter exit
     return out
