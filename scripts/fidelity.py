@@ -27,8 +27,9 @@ RUNS = [
     # how much of a row is its seed: four more seeds of the protocol run
     *[(f'maml_k10_seed{s}', maml(10) + ['--init', 'maml', '--seed', str(s)], ['--shots', '10']) for s in (2, 3, 4, 5)],
 ]
-# The paper's 5-shot numbers (its appendix B and table 2) come from the model meta-trained with K = 10, fine-tuned on
-# 5 points: every K = 10 MAML run is also scored on 5-shot tasks, stored under the run's 'at_5_shots'.
+# The paper's 5-shot numbers (its table 2) are, as we read its section 5.1 and appendix B, those of the model
+# meta-trained with K = 10, fine-tuned on 5 points: every K = 10 MAML run is also scored on 5-shot tasks, stored under
+# the run's 'at_5_shots'.
 AT_5_SHOTS = [name for name, train, _ in RUNS if train[:4] == maml(10)[:4]]
 
 def bunch(x):
@@ -144,9 +145,11 @@ def main(argv=None):
 def write(out:Path, results:dict, mine:list):
     """Write `results`, keeping the rows another fidelity.py wrote meanwhile (two run side by side on two cores): under a
     lock, read what is there, put this run's rows `mine` over it, and replace the file in one step."""
-    import fcntl, tempfile
+    import fcntl, hashlib, tempfile
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_name(out.name + '.lock'), 'w') as lock:
+    # the lock file lives in the temporary folder, named after the results file, so that results/ holds only results
+    key = hashlib.sha1(str(out.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir())/f'metamr_fidelity_{key}.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         now = json.loads(out.read_text()) if out.exists() else {}
         if now.get('steps') == results['steps'] and now.get('eval_tasks') == results['eval_tasks']:
