@@ -78,8 +78,9 @@ def test_saved_results_schema():
         assert run['train_command'].startswith('metamr_train ') and run['eval_command'].startswith('metamr_eval ')
         assert sorted(run['steps'], key=int) == ['0', '1', '5', '10']
         assert all(set(v) >= {'mean', 'ci95'} for v in run['steps'].values())
-        sh = run['sharpness']  # metamr_eval --sharpness: quantiles in order, 2/lr at the protocol's lr 0.01
-        assert sh['threshold'] == 200 and sh['q10'] <= sh['median'] <= sh['q90'] <= sh['max'] and 0 <= sh['above'] <= 1, name
+        sh = run['sharpness']  # metamr_eval --sharpness: quantiles in order, 2/lr at the run's inner lr (0.01 but in one row)
+        lr = float(run['train_command'].split('--inner-lr ')[1].split()[0])
+        assert sh['threshold'] == 2/lr and sh['q10'] <= sh['median'] <= sh['q90'] <= sh['max'] and 0 <= sh['above'] <= 1, name
         if name.startswith('maml_k10'):  # every K = 10 MAML run is also scored on 5-point tasks (the paper's table)
             at5 = run['at_5_shots']
             assert '--shots 5' in at5['eval_command'] and sorted(at5['steps'], key=int) == ['0', '1', '5', '10'], name
