@@ -7,6 +7,7 @@ Each run is `metamr_train ...` then `metamr_eval ... --sharpness --json`; the ex
 the numbers and the package version are stored with the results."""
 import argparse, json, math, os, platform, subprocess, sys, time
 from pathlib import Path
+from metamr_nb.cli import EVAL_SEED, eval_tasks  # every run is scored on the tasks metamr_eval draws (its default seed)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -41,9 +42,6 @@ def bunch(x):
     return min(b - a for a, b in zip(x, x[2:]))
 
 
-EVAL_SEED = 1  # every run is scored on the tasks metamr_eval draws with this seed
-
-
 def worst_tasks(run_dir, n_tasks, shots, scored, n=5):
     """The tasks behind a heavy-tailed mean: the tasks `metamr_eval --shots SHOTS --seed EVAL_SEED` scored (`scored`: its
     JSON steps, checked against), adapted again with the library; the `n` whose loss after 5 or 10 steps is largest,
@@ -52,7 +50,7 @@ def worst_tasks(run_dir, n_tasks, shots, scored, n=5):
     from metamr_nb.inference import load_run, adaptation_curve
     torch.set_num_threads(1)  # like the commands: one thread (another fidelity.py may be training on the other core)
     learner = load_run(run_dir)
-    tasks = learner_tasks(learner, n_tasks, shots, EVAL_SEED)
+    tasks = eval_tasks(learner.run_config, n_tasks, shots, seed=EVAL_SEED)  # what metamr_eval draws
     curve = adaptation_curve(learner, tasks, (1, 5, 10))
     worst = lambda l: np.where(np.isnan(l), np.inf, l)  # a diverged task (NaN) ranks as the worst
     loss = {s: worst(np.asarray(curve[s]['loss'], dtype=np.float64)) for s in (1, 5, 10)}
@@ -69,13 +67,6 @@ def worst_tasks(run_dir, n_tasks, shots, scored, n=5):
             'above_1_after_10': float(np.mean(loss[10] > 1)), 'above_10_after_10': float(np.mean(loss[10] > 10)),
             'bunch_median_all': round(float(np.median([bunch(x) for x in xs])), 3),
             'trimmed_means': {f'{q:.0%}': {str(s): trimmed(loss[s], q) for s in (1, 5, 10)} for q in (0.01, 0.05)}}
-
-
-def learner_tasks(learner, n_tasks, shots, seed):
-    "The tasks metamr_eval samples for a run: the run's own family and query count, with `shots` and `seed`."
-    from metamr_nb.signals import make_family
-    cfg = dict(learner.run_config['source']['config'])
-    return make_family(cfg.pop('name'), **cfg).sample(n_tasks, shots, max(learner.run_config['trainer']['queries'], 1), seed=seed)
 
 
 def run(cmd):
@@ -118,7 +109,11 @@ def main(argv=None):
             resumed, run_cmd = not done, [str(BIN/'metamr_train'), '--resume', '--steps', str(a.steps), '--quiet', '--out', str(out)]
         ecmd = [str(BIN/'metamr_eval'), str(out), '--tasks', str(a.tasks), *ev, '--steps', '0,1,5,10', '--seed', str(EVAL_SEED), '--sharpness', '--json']
         if a.eval_only or done:
-            if name not in old or not (out/'checkpoint.pt').exists(): sys.exit(f"--eval-only: no finished run {name} in {out}")
+            if not (out/'checkpoint.pt').exists(): sys.exit(f"--eval-only: no run {name} in {out} to score; train it first (drop --eval-only)")
+            if not done: sys.exit(f"--eval-only: the run {name} in {out} is not finished; drop --eval-only to continue training it")
+            if name not in old:  # the training time is only known from the results row, so the row cannot be remade
+                sys.exit(f"{out} holds a finished run {name}, but {a.out} has no row for it, so its training command and time "
+                         f"are unknown; delete the folder to train it again, or pass another --runs-dir")
             t_train, tline, c_train = old[name]['train_seconds'], old[name]['train_command'], old[name].get('train_cpu_seconds')
             resumed = old[name].get('resumed')  # as recorded when it was trained (None: not recorded then)
         else:

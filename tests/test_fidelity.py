@@ -53,6 +53,22 @@ def test_runs_side_by_side_keep_each_other(tmp_path):
     assert 'at_5_shots' not in runs['maml_k5']  # only K = 10 MAML runs are scored again on 5 points
 
 
+
+def test_refusals_name_the_problem(tmp_path):
+    "A finished run folder whose results row is gone, and --eval-only without a run, stop with a message saying which and what to do."
+    out = tmp_path/'fidelity.json'
+    cmd = lambda *a: subprocess.run([sys.executable, str(ROOT/'scripts'/'fidelity.py'), '--steps', '20', '--tasks', '10',
+                                     '--runs', 'reptile_k10', '--out', str(out), *a], capture_output=True, text=True, timeout=600)
+    p = cmd('--runs-dir', str(tmp_path/'none'), '--eval-only')
+    assert p.returncode == 1 and 'no run reptile_k10' in p.stderr and 'drop --eval-only' in p.stderr, p.stderr
+    assert cmd('--runs-dir', str(tmp_path/'runs')).returncode == 0
+    kept = json.loads(out.read_text())
+    out.write_text(json.dumps({**kept, 'runs': {}}))  # the row is lost; the finished run folder stays
+    p = cmd('--runs-dir', str(tmp_path/'runs'))
+    assert p.returncode == 1 and 'holds a finished run reptile_k10' in p.stderr and 'has no row for it' in p.stderr, p.stderr
+    assert json.loads(out.read_text())['runs'] == {}  # nothing written over
+
+
 @pytest.mark.slow
 def test_full_protocol(tmp_path):
     r = fidelity(tmp_path)
