@@ -133,10 +133,14 @@ def kernel_rates(T:int=256, # tasks
     g = torch.Generator().manual_seed(0)
     h, d = torch.randn(T, K, width, generator=g), torch.randn(T, K, width, generator=g)
     W, b = torch.randn(T, width, width, generator=g), torch.randn(T, width, generator=g)
+    Wt = W.transpose(1, 2).contiguous()  # the same matrices stored transposed
     mm = 2*T*K*width*width  # multiply-adds of one batched product, ×2
     kernels = {'forward h·Wᵀ + b (baddbmm)': (lambda: torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2)), mm),
                'weight gradient dᵀ·h (bmm)': (lambda: torch.bmm(d.transpose(1, 2), h), mm),
                'input gradient d·W (bmm)': (lambda: torch.bmm(d, W), mm),
+               'h·Wᵀ, Wᵀ a transposed view (bmm)': (lambda: torch.bmm(h, W.transpose(1, 2)), mm),
+               'h·Wᵀ, Wᵀ stored contiguously (bmm)': (lambda: torch.bmm(h, Wt), mm),
+               'contiguous Wᵀ of every task\'s W (copy)': (lambda: W.transpose(1, 2).contiguous(), 0),
                'SGD update W − α·g (every task\'s copy)': (lambda: torch.add(W, W, alpha=-0.01), 2*T*width*width),
                'ReLU': (lambda: h.relu(), T*K*width)}
     out = {}
