@@ -8,7 +8,7 @@ __all__ = ['EVAL_SEED', 'Option', 'family_options', 'data_parser', 'add_family_o
            'resolve_train_options', 'train_main', 'eval_tasks', 'eval_parser', 'eval_main', 'bench_main']
 
 # %% ../nbs/10_cli.ipynb #aaaa75f8
-import argparse, inspect, io, math, re, sys, textwrap, tokenize
+import argparse, inspect, io, json, math, re, sys, textwrap, tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from .tasks import TaskSetError
@@ -277,6 +277,12 @@ def check_train_args(o:dict, fail):
     for k in ('meta_batch', 'steps', 'shots', 'val_tasks', 'threads', 'nproc'):
         if o[k] < 1: fail(f"--{k.replace('_', '-')} is {o[k]}; it must be at least 1")
     if o['queries'] < 0: fail(f"--queries is {o['queries']}; it must be at least 0")
+    if o['seed'] < 0: fail(f"--seed is {o['seed']}; a seed must be 0 or more")
+    if o['algo'] in ('maml', 'fomaml') and o['queries'] < 1 and not o.get('data'):
+        fail(f"--queries is 0, but {o['algo']} takes the gradient of the query loss; use --queries 1 or more")
+    if o['algo'] == 'reptile' and o['inner_steps'] == 0:
+        fail("--inner-steps 0: reptile steps towards the adapted parameters, which without inner steps are the shared ones, "
+             "so it would never move; use --inner-steps 1 or more")
     if o['inner_steps'] < 0: fail(f"--inner-steps is {o['inner_steps']}; it must be 0 or more")
     for k in ('inner_lr', 'outer_lr'):
         if not o[k] > 0: fail(f"--{k.replace('_', '-')} is {o[k]}; a learning rate must be positive")
@@ -332,6 +338,11 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
             fail(f"--meta-batch {o['meta_batch']} is larger than the task set {o['data']} ({len(source)} tasks); "
                  f"use --meta-batch <= {len(source)} or a larger task set")
         d_in, d_out = source.d_in, source.d_out
+        if o['algo'] in ('maml', 'fomaml') and source.queries == 0:
+            fail(f"the task set {o['data']} has no query points (Q = 0), but {o['algo']} takes the gradient of the query loss; "
+                 f"sample it with --queries 1 or more, or train reptile")
+        ways = _task_kind(source)[2]  # an N-way set holds N·K support and N·Q query examples per task
+        o['shots'], o['queries'] = (source.shots//ways, source.queries//ways) if ways else (source.shots, source.queries)
     else:
         source = family
         probe = family.sample(1, 1, 1, seed=0)
@@ -375,6 +386,11 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
     except ValueError as e: fail(str(e))
 
 # %% ../nbs/10_cli.ipynb #8754af30
+def _given(p, argv:list) -> set:
+    "The options typed in `argv` (their `dest` names), whatever their values: `allow_abbrev` is off, so a flag is typed as spelled."
+    typed = {a.split('=', 1)[0] for a in argv if a.startswith('--')}
+    return {act.dest for act in p._actions if typed & set(act.option_strings)}
+
 def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a list of strings)
                           resume:bool=None): # force resuming (a restarted distributed rank); None: as --resume says
     "Parse and check `metamr_train`'s options: `(options, family, fail, args, parser)`; with resume, the run's stored ones."
@@ -389,16 +405,24 @@ def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a lis
         if extra: fail(f"unrecognized argument(s) {' '.join(extra)}")
         if not (out/'config.json').exists() or not (out/'checkpoint.pt').exists():
             fail(f"--resume: {out} holds no run (config.json and checkpoint.pt); train without --resume first")
-        cfg = json.loads((out/'config.json').read_text())
+        try: cfg = json.loads((out/'config.json').read_text()); cfg['cli'], cfg['learner']['anneal_steps']
+        except (ValueError, KeyError, TypeError) as e:
+            fail(f"--resume: {out/'config.json'} is not a readable run configuration ({type(e).__name__}: {e}); "
+                 f"restore it from a copy of the run, or train a new run")
         # only these come from the new command; anything else given would be silently ignored, so refuse it
         free = {'out', 'resume', 'steps', 'quiet', 'threads', 'nproc', 'port', 'max_restarts'}
         # (a restarted distributed rank resumes with its original command line, which matches the stored settings)
-        given = [k for k, v in vars(args).items() if k not in free and v != p.get_default(k)] if args.resume else []
+        # (what was typed counts, not what differs from the default: a typed default is ignored just the same)
+        given = sorted(_given(p, argv) - free) if args.resume else []
         if given: fail(f"--{given[0].replace('_', '-')} does not apply with --resume: the run continues with the settings "
                        f"stored in {out/'config.json'}; only --steps, --quiet, --threads, --nproc, --port and --max-restarts are read")
         # runs made before --model/--hidden/--norm existed were MLP runs
         o = dict({'model': 'mlp', 'hidden': 32, 'norm': 'group', 'init': 'torch', 'init_from': None, 'zero_head': False, **cfg['cli']}, out=args.out, steps=args.steps, quiet=args.quiet, threads=args.threads, resume=True, nproc=args.nproc,
                  anneal_steps=cfg['learner']['anneal_steps'])  # a longer run keeps its original annealing schedule
+        if 0 < o['anneal_steps'] < args.steps:
+            fail(f"the run anneals its outer step size to 0 over its {o['anneal_steps']} steps, so steps beyond "
+                 f"{o['anneal_steps']} would not move it; --steps can be at most {o['anneal_steps']} here: for a longer "
+                 f"schedule, train a new run with --steps {args.steps}")
         family = None if o.get('data') else make_family(cfg['source']['config'])
     else:
         if (out/'checkpoint.pt').exists():
@@ -408,9 +432,20 @@ def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a lis
             if o[k] is None: o[k] = v
         family = None if args.data else family_from_args(args, extra, fail, _TRAIN_COMMON)
         if args.data and family_given(args, _TRAIN_COMMON): fail("family options do not apply with --data (the task set is fixed)")
+        fixed = sorted(_given(p, argv) & {'family', 'shots', 'queries'}) if args.data else []
+        if fixed: fail(f"--{fixed[0]} does not apply with --data: the task set fixes the tasks and their numbers of support "
+                       f"and query points; drop --{fixed[0]}, or sample another set with metamr_data")
         o['family'] = None if args.data else args.family
     check_train_args(o, fail)
     return o, family, fail, args, p
+
+def _check_new_out(out:Path, fail):
+    "Refuse an --out that a new run would damage: a file, or a folder holding something other than a run's start."
+    if out.exists() and not out.is_dir(): fail(f"--out {out} is a file; a run needs a folder: choose another --out")
+    if not out.is_dir() or not any(out.iterdir()): return
+    try: ours = 'cli' in json.loads((out/'config.json').read_text())  # a run stopped before its first checkpoint
+    except (OSError, ValueError, TypeError): ours = False
+    if not ours: fail(f"--out {out} is a folder that holds other files and no run; choose a new --out or empty that folder")
 
 def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     "`metamr_train`: meta-train a learner and write a run folder."
@@ -419,6 +454,7 @@ def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
     o, family, fail, args, p = resolve_train_options(argv)
     out = Path(args.out)
+    if not args.resume: _check_new_out(out, fail)  # (here, not in resolve_train_options: the ranks of --nproc find rank 0's files)
     if o['nproc'] > 1:
         from metamr_nb.distributed import launch, LaunchError
         try: return sys.exit(launch(o['nproc'], _join_negative(argv, p.value_flags), port=args.port, max_restarts=args.max_restarts))
@@ -426,7 +462,10 @@ def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     trainer = build_training(o, fail, family)
     if args.resume:
         from metamr_nb.training import load_checkpoint
-        trainer.set_state(load_checkpoint(out))
+        try: trainer.set_state(load_checkpoint(out))
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:  # unreadable, incomplete, or another model's
+            fail(f"--resume: the checkpoint in {out} cannot be restored into the run its config.json describes "
+                 f"({type(e).__name__}: {str(e).splitlines()[0][:300]}); the folder is left as it is")
         if trainer.step >= o['steps']: fail(f"the run in {out} is already at step {trainer.step}; ask for more with --steps N > {trainer.step}")
     t0, start = time.perf_counter(), trainer.step
     try: trainer.fit(o['steps'])
@@ -494,6 +533,11 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     argv = _join_negative([str(a) for a in (sys.argv[1:] if argv is None else argv)], p.value_flags)
     args, extra = p.parse_known_args(argv)
     fail = _fail_for(p)
+    for k in ('threads', 'shots', 'queries'):
+        v = getattr(args, k)
+        if v is not None and v < 1: fail(f"--{k} is {v}; it must be at least 1" + ("" if k == 'threads' else " (leave it out for the run's own)"))
+    if args.lr is not None and not args.lr > 0:
+        fail(f"--lr is {args.lr}; the inner learning rate must be positive (leave it out for the run's own)")
     torch.set_num_threads(args.threads)
     try: learner = load_run(args.run)
     except (OSError, ValueError) as e: fail(str(e))
@@ -518,6 +562,11 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
         try: tasks = eval_tasks(cfg, args.tasks, args.shots, args.queries, args.seed, family=fam)
         except ValueError as e: fail(str(e))
     if extra: fail(f"unrecognized argument(s) {' '.join(extra)}")
+    outs, ways = cfg['model'].get('n_classes') or cfg['model'].get('d_out'), _task_kind(tasks)[2]
+    if learner.loss == 'ce' and ways and outs and ways != outs:
+        fail(f"the run's model is a {outs}-way classifier, and these tasks are {ways}-way; evaluate on {outs}-way tasks "
+             f"(--ways {outs})")
+    lr = learner.inner_lr if args.lr is None else args.lr
     try: res = evaluate(learner, tasks, steps=args.steps, lr=args.lr)
     except ValueError as e: fail(str(e))
     sharp = None
@@ -526,7 +575,6 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
         from metamr_nb.inference import sharpness
         try: lam = sharpness(learner, tasks)
         except ValueError as e: fail(str(e))
-        lr = args.lr or learner.inner_lr
         q10, q50, q90 = (float(v) for v in np.quantile(lam, [0.1, 0.5, 0.9]))
         sharp = {'threshold': 2/lr, 'q10': q10, 'median': q50, 'q90': q90, 'max': float(lam.max()),
                  'above': float((lam > 2/lr).mean())}
@@ -540,12 +588,12 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
                           'loss': learner.loss, 'steps': steps, **({'sharpness': sharp} if sharp else {})}, indent=1))
     else:
         shots = f"{ways}-way {K}-shot" if ways else f"K={K}"
-        print(f"{args.run}: {cfg['learner']['algo']} on {len(tasks)} tasks, {shots}, inner lr {args.lr or learner.inner_lr:g}")
+        print(f"{args.run}: {cfg['learner']['algo']} on {len(tasks)} tasks, {shots}, inner lr {lr:g}")
         print(format_eval(res))
         if sharp:
             print(f"sharpness at the start: median {sharp['median']:.4g} (10% {sharp['q10']:.4g}, 90% {sharp['q90']:.4g}, "
                   f"max {sharp['max']:.4g}); {sharp['above']:.1%} of tasks above 2/lr = {sharp['threshold']:.4g}, "
-                  f"where SGD at lr {args.lr or learner.inner_lr:g} starts out unstable")
+                  f"where SGD at lr {lr:g} starts out unstable")
 
 # %% ../nbs/10_cli.ipynb #198ac550
 def bench_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
@@ -562,12 +610,17 @@ def bench_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     args = p.parse_args(sys.argv[1:] if argv is None else [str(a) for a in argv])
     from metamr_nb.bench import benchmark, format_bench
     from metamr_nb.learners import LEARNERS
+    fail = _fail_for(p)
     algos = [a for a in args.algos.split(',') if a]
-    bad = [a for a in algos if a not in LEARNERS]
-    if bad: p.exit(2, f"metamr_bench: error: unknown algorithm {bad[0]!r}; valid: {', '.join(sorted(LEARNERS))}\n")
+    bad = [a for a in algos if a not in LEARNERS or a == 'cnp']  # (the set encoder has no map to batch)
+    if bad or not algos:
+        fail(f"{'unknown algorithm ' + repr(bad[0]) if bad else '--algos names no algorithm'}; valid: reptile, fomaml, maml")
+    if not args.budget > 0: fail(f"--budget is {args.budget}; it must be a positive number of seconds")
     try:
         mb = [4, 32] if args.quick else [int(v) for v in args.meta_batches.split(',')]
         st = [1] if args.quick else [int(v) for v in args.inner_steps.split(',')]
-    except ValueError: p.exit(2, "metamr_bench: error: --meta-batches and --inner-steps take whole numbers like 4,32\n")
+    except ValueError: fail("--meta-batches and --inner-steps take whole numbers like 4,32")
+    if not mb or min(mb) < 1: fail(f"--meta-batches is {args.meta_batches}; every meta-batch must hold at least 1 task")
+    if not st or min(st) < 1: fail(f"--inner-steps is {args.inner_steps}; every inner step count must be at least 1 (a task-step is what is timed)")
     rows = benchmark(algos, mb, st, budget=0.05 if args.quick else args.budget)
     print(json.dumps(rows, indent=1) if args.json else format_bench(rows))

@@ -39,6 +39,21 @@ def load_run(run, # a run folder written by `Trainer` / `metamr_train`, or its c
     return learner
 
 # %% ../nbs/07_inference.ipynb #b2ed9c1c
+def _check_fit(learner:Learner, b:dict):
+    "Refuse tasks the learner's model cannot take: other input features, points for a ConvNet, or more classes than it has outputs."
+    cfg = learner.model.config
+    d_in, feats = cfg.get('d_in'), b['x_support'].shape[-1]
+    if d_in is not None and feats != d_in:
+        raise ValueError(f"the tasks have {feats} input features but the model takes d_in={d_in}; "
+                         f"evaluate on tasks from the family it was trained on")
+    if cfg.get('kind') == 'conv' and feats != cfg['in_channels']*cfg['image_size']**2:
+        raise ValueError(f"the tasks hold {feats} numbers per example, but the model is a ConvNet on {cfg['in_channels']}-channel "
+                         f"{cfg['image_size']}x{cfg['image_size']} images; evaluate on image tasks from the family it was trained on")
+    outs = cfg.get('n_classes') or cfg.get('d_out')
+    if learner.loss == 'ce' and outs and b['y_support'].numel() and int(b['y_support'].max()) >= outs:
+        raise ValueError(f"the tasks have class labels up to {int(b['y_support'].max())}, but the model has {outs} outputs "
+                         f"(a {outs}-way classifier); evaluate on {outs}-way tasks")
+
 def adaptation_curve(learner:Learner, # a trained learner (its shared parameters are the start)
                      tasks, # `TaskSet` or `as_batch` dict of the tasks to adapt to
                      steps=(0, 1, 5, 10), # record after these numbers of inner SGD steps
@@ -49,13 +64,11 @@ def adaptation_curve(learner:Learner, # a trained learner (its shared parameters
     if not steps or steps[0] < 0: raise ValueError(f"steps must be whole numbers >= 0, got {steps}")
     b = as_batch(tasks) if not isinstance(tasks, dict) else tasks
     if b['x_query'].shape[1] == 0: raise ValueError("the tasks have no query points (Q = 0); evaluation needs Q >= 1")
-    d_in = learner.model.config.get('d_in')
-    if d_in is not None and b['x_support'].shape[-1] != d_in:
-        raise ValueError(f"the tasks have {b['x_support'].shape[-1]} input features but the model takes d_in={d_in}; "
-                         f"evaluate on tasks from the family it was trained on")
+    _check_fit(learner, b)
     if hasattr(learner, 'query_metrics'):  # no inner loop (the CNP): every number of steps gives the same scores
         m = learner.query_metrics(b, chunk); return {s: dict(m) for s in steps}
-    loss_name, lr = learner.loss, lr or learner.inner_lr
+    loss_name, lr = learner.loss, learner.inner_lr if lr is None else lr
+    if not lr > 0: raise ValueError(f"lr is {lr}; the inner learning rate must be positive (leave it out for the learner's own)")
     loss_fn, model = get_loss(loss_name), learner.model
     def loss_at(p, x, y): return loss_fn(functional_call(model, p, (x,)), y)
     def metrics(p, xq, yq):
@@ -131,10 +144,7 @@ def sharpness(learner:Learner, # a gradient-based learner (its shared parameters
     theta = {k: v.detach() for k, v in learner.params.items()}
     dtype = next(iter(theta.values())).dtype
     b = as_batch(tasks, dtype=dtype) if not isinstance(tasks, dict) else tasks
-    d_in = learner.model.config.get('d_in')
-    if d_in is not None and b['x_support'].shape[-1] != d_in:
-        raise ValueError(f"the tasks have {b['x_support'].shape[-1]} input features but the model takes d_in={d_in}; "
-                         f"use tasks from the family it was trained on")
+    _check_fit(learner, b)
     model, loss = learner.model, learner.loss
     loss_fn = get_loss(loss)
     def loss_at(p, x, y): return loss_fn(functional_call(model, p, (x,)), y)

@@ -70,13 +70,15 @@ class Learner:
         "Parameters adapted to each task's support set: name → [T, ...] (defaults: the training inner loop)."
         b = as_batch(batch) if not isinstance(batch, dict) else batch
         return map_vmap(self.model, self.params, b, inner_steps=self.inner_steps if steps is None else steps,
-                        inner_lr=lr or self.inner_lr, loss=self.loss, output='adapted').out
+                        inner_lr=self.inner_lr if lr is None else lr, loss=self.loss, output='adapted').out
 
     def predict(self, x, params:dict=None):
         "Predictions at `x` [T, N, d_in] with per-task `params` (from `adapt`), or the shared ones at `x` [N, d_in]."
+        x = torch.as_tensor(x)
+        if x.is_floating_point(): x = x.to(next(self.model.parameters()).dtype)  # e.g. a float64 numpy array
         with torch.no_grad():
-            if params is None: return self.model(torch.as_tensor(x))
-            return torch.func.vmap(lambda p, x: fforward(self.model, p, x))(params, torch.as_tensor(x))
+            if params is None: return self.model(x)
+            return torch.func.vmap(lambda p, x: fforward(self.model, p, x))(params, x)
 
     def state_dict(self):
         return {'model': self.model.state_dict(), 'opt': self.opt.state_dict(),

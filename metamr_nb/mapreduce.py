@@ -212,6 +212,8 @@ def get_map(execution:str, # 'auto', 'batched', 'vmap' or 'loop'
     "The map execution called `execution`."
     if execution == 'auto': execution = 'batched' if hasattr(model, 'forward_batched') else 'vmap'
     if execution not in MAPS: raise ValueError(f"unknown map execution {execution!r}; valid: {['auto'] + sorted(MAPS)}")
+    if execution == 'batched' and model is not None and not hasattr(model, 'forward_batched'):
+        raise ValueError(f"{type(model).__name__} has no batched form (forward_batched); use execution 'vmap' (or 'auto'), which batches any model")
     return MAPS[execution]
 
 # %% ../nbs/04_mapreduce.ipynb #6b7c2d7e

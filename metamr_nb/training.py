@@ -48,19 +48,23 @@ def adapted_query_loss(learner:Learner, tasks, steps:int=None, chunk:int=500) ->
     return total/T
 
 # %% ../nbs/06_training.ipynb #baeec2af
-def save_checkpoint(path, state:dict):
-    "Write `state` to `path` atomically (temporary file, fsync, rename)."
+def _write_atomic(path, write):
+    "Call `write(f)` on a temporary file beside `path`, fsync it and rename it over `path`: readers see the old file or the new one, never part of one."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
         with os.fdopen(fd, 'wb') as f:
-            torch.save(state, f); f.flush(); os.fsync(f.fileno())
+            write(f); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
         raise
     return path
+
+def save_checkpoint(path, state:dict):
+    "Write `state` to `path` atomically (temporary file, fsync, rename)."
+    return _write_atomic(path, lambda f: torch.save(state, f))
 
 def load_checkpoint(path):
     "Read a checkpoint written by `save_checkpoint` (no code is run: `weights_only=True`)."
@@ -189,10 +193,10 @@ def run_config(self:Trainer):
 
 @patch
 def checkpoint(self:Trainer):
-    "Save the trainer's state to `out/checkpoint.pt` (atomically) and the run's configuration to `out/config.json`."
+    "Save the trainer's state to `out/checkpoint.pt` and the run's configuration to `out/config.json`, each atomically."
     if self.out is None: return None
     self.out.mkdir(parents=True, exist_ok=True)
-    (self.out/'config.json').write_text(json.dumps(self.run_config(), indent=1))
+    _write_atomic(self.out/'config.json', lambda f: f.write(json.dumps(self.run_config(), indent=1).encode()))
     return save_checkpoint(self.out/'checkpoint.pt', self.state())
 
 # %% ../nbs/06_training.ipynb #3b228d63
