@@ -323,7 +323,8 @@ def check_model_args(o:dict, name:str, size, ways, fail):
 
 def build_training(o:dict, # the resolved options (as stored in config.json's 'cli')
                    fail, # fail(message) for a one-line error
-                   family=None): # the task family (when not training on --data)
+                   family=None, # the task family (when not training on --data)
+                   typed:set=None): # the options typed on the command line: those the network ignores are refused
     "The `Trainer` (with its learner and task source) that the options describe."
     import torch
     from metamr_nb.tasks import TaskSet
@@ -351,6 +352,10 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
     if o.get('loss') is None: o['loss'] = _LOSS_OF_FAMILY.get(name, 'mse')
     if o.get('model', 'mlp') == 'auto': o['model'] = 'conv' if size else 'mlp'
     check_model_args(o, name, size, ways, fail)
+    unused = (typed or set()) & ({'hidden', 'norm'} if o['model'] == 'mlp' else set() if o['algo'] == 'cnp' else {'widths', 'activation'})
+    if unused:
+        net = 'an MLP (for points)' if o['model'] == 'mlp' else 'a ConvNet (for images)'
+        fail(f"--{sorted(unused)[0]} does not apply: this run builds {net}, which has no such setting; drop it")
     if o['loss'] == 'ce': d_out = ways  # one logit per class
     torch.manual_seed(o['seed'])
     try:
@@ -459,7 +464,7 @@ def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
         from metamr_nb.distributed import launch, LaunchError
         try: return sys.exit(launch(o['nproc'], _join_negative(argv, p.value_flags), port=args.port, max_restarts=args.max_restarts))
         except LaunchError as e: fail(str(e))
-    trainer = build_training(o, fail, family)
+    trainer = build_training(o, fail, family, typed=None if args.resume else _given(p, argv))
     if args.resume:
         from metamr_nb.training import load_checkpoint
         try: trainer.set_state(load_checkpoint(out))

@@ -60,6 +60,7 @@ def adaptation_curve(learner:Learner, # a trained learner (its shared parameters
                      lr:float=None, # inner learning rate (default: the learner's)
                      chunk:int=500): # tasks per vmap call (bounds memory)
     "Per-task query loss (and accuracy for 'ce'/'bce') after each number of `steps`: {s: {'loss': [T], 'acc': [T]}}."
+    if any(int(s) != s for s in steps): raise ValueError(f"steps must be whole numbers >= 0, got {list(steps)}")
     steps = sorted({int(s) for s in steps})
     if not steps or steps[0] < 0: raise ValueError(f"steps must be whole numbers >= 0, got {steps}")
     b = as_batch(tasks) if not isinstance(tasks, dict) else tasks

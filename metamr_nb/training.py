@@ -227,7 +227,11 @@ def _check(self:Trainer, loss:float, params:bool):
     "Raise `TrainingDiverged` if the loss (or, when `params`, any parameter) is NaN or infinite."
     if math.isfinite(loss) and not (params and not all(torch.isfinite(p).all() for p in self.learner.params.values())): return
     c = self.learner.config
-    last = f"; the last good checkpoint is {self.out/'checkpoint.pt'}" if self.out and (self.out/'checkpoint.pt').exists() else ''
+    last = ''
+    if self.out and (self.out/'checkpoint.pt').exists():  # (the file of the run: a few kB to read)
+        try: kept = f" (step {load_checkpoint(self.out)['step']})"
+        except (ValueError, KeyError): kept = ''
+        last = f"; the last good checkpoint is {self.out/'checkpoint.pt'}{kept}"
     what = f"the meta-loss is {loss}" if not math.isfinite(loss) else "a parameter is NaN or infinite"
     raise TrainingDiverged(f"training diverged at step {self.step}: {what}. The usual cause is a learning rate too large: "
                            f"lower the outer lr (now {c['outer_lr']:g}) or the inner lr (now {c['inner_lr']:g}){last}")
