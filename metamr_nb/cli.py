@@ -272,14 +272,17 @@ def train_parser():
 # %% ../nbs/10_cli.ipynb #c5701613
 def _fail_for(p): return lambda msg: p.exit(2, f'{p.prog}: error: {msg}\n')
 
+_NEEDS_QUERIES = {'maml': 'takes the gradient of the query loss', 'fomaml': 'takes the gradient of the query loss',
+                  'cnp': "learns from the likelihood of the query points"}  # (reptile adapts on the support set alone)
+
 def check_train_args(o:dict, fail):
     "Reject impossible training settings with one clear message each."
     for k in ('meta_batch', 'steps', 'shots', 'val_tasks', 'threads', 'nproc'):
         if o[k] < 1: fail(f"--{k.replace('_', '-')} is {o[k]}; it must be at least 1")
     if o['queries'] < 0: fail(f"--queries is {o['queries']}; it must be at least 0")
     if o['seed'] < 0: fail(f"--seed is {o['seed']}; a seed must be 0 or more")
-    if o['algo'] in ('maml', 'fomaml') and o['queries'] < 1 and not o.get('data'):
-        fail(f"--queries is 0, but {o['algo']} takes the gradient of the query loss; use --queries 1 or more")
+    if o['algo'] in _NEEDS_QUERIES and o['queries'] < 1 and not o.get('data'):
+        fail(f"--queries is 0, but {o['algo']} {_NEEDS_QUERIES[o['algo']]}; use --queries 1 or more")
     if o['algo'] == 'reptile' and o['inner_steps'] == 0:
         fail("--inner-steps 0: reptile steps towards the adapted parameters, which without inner steps are the shared ones, "
              "so it would never move; use --inner-steps 1 or more")
@@ -339,8 +342,8 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
             fail(f"--meta-batch {o['meta_batch']} is larger than the task set {o['data']} ({len(source)} tasks); "
                  f"use --meta-batch <= {len(source)} or a larger task set")
         d_in, d_out = source.d_in, source.d_out
-        if o['algo'] in ('maml', 'fomaml') and source.queries == 0:
-            fail(f"the task set {o['data']} has no query points (Q = 0), but {o['algo']} takes the gradient of the query loss; "
+        if o['algo'] in _NEEDS_QUERIES and source.queries == 0:
+            fail(f"the task set {o['data']} has no query points (Q = 0), but {o['algo']} {_NEEDS_QUERIES[o['algo']]}; "
                  f"sample it with --queries 1 or more, or train reptile")
         ways = _task_kind(source)[2]  # an N-way set holds N·K support and N·Q query examples per task
         o['shots'], o['queries'] = (source.shots//ways, source.queries//ways) if ways else (source.shots, source.queries)
@@ -354,7 +357,7 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
     check_model_args(o, name, size, ways, fail)
     unused = (typed or set()) & ({'hidden', 'norm'} if o['model'] == 'mlp' else set() if o['algo'] == 'cnp' else {'widths', 'activation'})
     if unused:
-        net = 'an MLP (for points)' if o['model'] == 'mlp' else 'a ConvNet (for images)'
+        net = ('a set encoder on points' if o['algo'] == 'cnp' else 'an MLP (for points)') if o['model'] == 'mlp' else 'a ConvNet (for images)'
         fail(f"--{sorted(unused)[0]} does not apply: this run builds {net}, which has no such setting; drop it")
     if o['loss'] == 'ce': d_out = ways  # one logit per class
     torch.manual_seed(o['seed'])
@@ -447,10 +450,14 @@ def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a lis
 def _check_new_out(out:Path, fail):
     "Refuse an --out that a new run would damage: a file, or a folder holding something other than a run's start."
     if out.exists() and not out.is_dir(): fail(f"--out {out} is a file; a run needs a folder: choose another --out")
-    if not out.is_dir() or not any(out.iterdir()): return
-    try: ours = 'cli' in json.loads((out/'config.json').read_text())  # a run stopped before its first checkpoint
-    except (OSError, ValueError, TypeError): ours = False
-    if not ours: fail(f"--out {out} is a folder that holds other files and no run; choose a new --out or empty that folder")
+    if not out.is_dir(): return
+    # what a run stopped before its first checkpoint leaves: TensorBoard logs, a half-written temporary file
+    others = [e.name for e in out.iterdir() if e.name != 'tb' and not (e.name.startswith('.') and e.name.endswith('.tmp'))]
+    if others == ['config.json']:  # a run's own, or the user's file of that name?
+        try: others = [] if 'cli' in json.loads((out/'config.json').read_text()) else others
+        except (OSError, ValueError, TypeError): pass
+    if others: fail(f"--out {out} is a folder that holds other files ({', '.join(sorted(others)[:3])}) and no run; "
+                    f"choose a new --out or empty that folder")
 
 def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     "`metamr_train`: meta-train a learner and write a run folder."
@@ -460,17 +467,19 @@ def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     o, family, fail, args, p = resolve_train_options(argv)
     out = Path(args.out)
     if not args.resume: _check_new_out(out, fail)  # (here, not in resolve_train_options: the ranks of --nproc find rank 0's files)
+    typed = None if args.resume else _given(p, argv)
     if o['nproc'] > 1:
+        if typed: build_training(dict(o), fail, family, typed=typed)  # the ranks build the network; refuse what it ignores first
         from metamr_nb.distributed import launch, LaunchError
         try: return sys.exit(launch(o['nproc'], _join_negative(argv, p.value_flags), port=args.port, max_restarts=args.max_restarts))
         except LaunchError as e: fail(str(e))
-    trainer = build_training(o, fail, family, typed=None if args.resume else _given(p, argv))
+    trainer = build_training(o, fail, family, typed=typed)
     if args.resume:
         from metamr_nb.training import load_checkpoint
         try: trainer.set_state(load_checkpoint(out))
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:  # unreadable, incomplete, or another model's
             fail(f"--resume: the checkpoint in {out} cannot be restored into the run its config.json describes "
-                 f"({type(e).__name__}: {str(e).splitlines()[0][:300]}); the folder is left as it is")
+                 f"({type(e).__name__}: {str(e).splitlines()[0]}); the folder is left as it is")
         if trainer.step >= o['steps']: fail(f"the run in {out} is already at step {trainer.step}; ask for more with --steps N > {trainer.step}")
     t0, start = time.perf_counter(), trainer.step
     try: trainer.fit(o['steps'])
@@ -554,6 +563,8 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
              f"drop --widths or evaluate a run with that architecture")
     if args.data:
         if family_given(args, _EVAL_COMMON) or args.family: fail("family options do not apply with --data (the task set is fixed)")
+        fixed = [k for k in ('shots', 'queries') if getattr(args, k) is not None]
+        if fixed: fail(f"--{fixed[0]} does not apply with --data: the task set fixes its numbers of support and query points")
         try: tasks = TaskSet.load(args.data)
         except (OSError, ValueError) as e: fail(str(e))
     else:
@@ -570,7 +581,7 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     outs, ways = cfg['model'].get('n_classes') or cfg['model'].get('d_out'), _task_kind(tasks)[2]
     if learner.loss == 'ce' and ways and outs and ways != outs:
         fail(f"the run's model is a {outs}-way classifier, and these tasks are {ways}-way; evaluate on {outs}-way tasks "
-             f"(--ways {outs})")
+             + ("(a task set sampled with --ways " if args.data else "(--ways ") + f"{outs})")
     lr = learner.inner_lr if args.lr is None else args.lr
     try: res = evaluate(learner, tasks, steps=args.steps, lr=args.lr)
     except ValueError as e: fail(str(e))
@@ -617,7 +628,8 @@ def bench_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     from metamr_nb.learners import LEARNERS
     fail = _fail_for(p)
     algos = [a for a in args.algos.split(',') if a]
-    bad = [a for a in algos if a not in LEARNERS or a == 'cnp']  # (the set encoder has no map to batch)
+    if 'cnp' in algos: fail("cnp, the set encoder, has no map over tasks to time against a per-task loop; benchmark reptile, fomaml or maml")
+    bad = [a for a in algos if a not in LEARNERS]
     if bad or not algos:
         fail(f"{'unknown algorithm ' + repr(bad[0]) if bad else '--algos names no algorithm'}; valid: reptile, fomaml, maml")
     if not args.budget > 0: fail(f"--budget is {args.budget}; it must be a positive number of seconds")

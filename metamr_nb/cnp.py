@@ -88,7 +88,7 @@ def _per_class_order(xs, ys):
 
 class CNP(Learner):
     "The set encoder as a learner: no inner loop, one outer step on the query points' likelihood given the support set."
-    algo = 'cnp'
+    algo, maps_tasks = 'cnp', False
     def __init__(self,
                  model:SetEncoderModel, # the set encoder to train
                  inner_lr:float=0.01, # unused (there is no inner loop); kept so every learner takes the same settings

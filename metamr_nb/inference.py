@@ -46,8 +46,9 @@ def _check_fit(learner:Learner, b:dict):
     if d_in is not None and feats != d_in:
         raise ValueError(f"the tasks have {feats} input features but the model takes d_in={d_in}; "
                          f"evaluate on tasks from the family it was trained on")
-    if cfg.get('kind') == 'conv' and feats != cfg['in_channels']*cfg['image_size']**2:
-        raise ValueError(f"the tasks hold {feats} numbers per example, but the model is a ConvNet on {cfg['in_channels']}-channel "
+    if cfg.get('kind') in ('conv', 'cnp_image') and feats != cfg['in_channels']*cfg['image_size']**2:
+        net = 'a ConvNet' if cfg['kind'] == 'conv' else 'a set encoder'
+        raise ValueError(f"the tasks hold {feats} numbers per example, but the model is {net} on {cfg['in_channels']}-channel "
                          f"{cfg['image_size']}x{cfg['image_size']} images; evaluate on image tasks from the family it was trained on")
     outs = cfg.get('n_classes') or cfg.get('d_out')
     if learner.loss == 'ce' and outs and b['y_support'].numel() and int(b['y_support'].max()) >= outs:

@@ -20,6 +20,7 @@ class Learner:
     "Base class: a model, its inner-loop settings and an outer optimiser; subclasses choose `output` and `direction`."
     output = 'query_grad'
     algo = None
+    maps_tasks = True  # False for a learner with no map over tasks (the set encoder): its execution is not checked against the model
     def __init__(self,
                  model:nn.Module, # network to meta-learn (an `MLP`, a `ConvNet`, …)
                  inner_lr:float=0.01, # SGD learning rate of the inner loop (the map)
@@ -34,7 +35,7 @@ class Learner:
         if int(inner_steps) != inner_steps or inner_steps < 0:
             raise ValueError(f"inner_steps is {inner_steps}; it must be a whole number >= 0")
         if outer_opt not in OPTIMIZERS: raise ValueError(f"unknown outer optimiser {outer_opt!r}; valid: {sorted(OPTIMIZERS)}")
-        get_loss(loss); self.map = get_map(execution, model)
+        get_loss(loss); self.map = get_map(execution, model if self.maps_tasks else None)
         self.model, self.inner_lr, self.inner_steps, self.loss = model, float(inner_lr), int(inner_steps), loss
         self.params = dict(model.named_parameters())
         # fused: the whole update in one kernel (on CPU, Adam's step takes a third of the time of the multi-tensor one)

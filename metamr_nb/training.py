@@ -56,6 +56,8 @@ def _write_atomic(path, write):
     try:
         with os.fdopen(fd, 'wb') as f:
             write(f); f.flush(); os.fsync(f.fileno())
+        mask = os.umask(0); os.umask(mask)  # mkstemp makes the file private (0600): give it the mode a plain open() would
+        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
