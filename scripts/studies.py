@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PI = math.pi
-SEED = 1          # seed of the evaluation tasks (metamr_eval's default; training uses seed 0)
+from metamr_nb.cli import EVAL_SEED as SEED, eval_tasks  # the evaluation tasks: metamr_eval's draw (training uses seed 0)
 PUBLISHED = {'source': 'Finn, Abbeel & Levine 2017, MAML, table 2 (sinusoid regression on 5-point tasks; by its section '
                        '5.1 and appendix B, the model meta-trained with K = 10, fine-tuned on K = 5 points)',
              'train_shots': 10, 'shots': 5, 'steps': {'1': 0.67, '5': 0.38, '10': 0.35}}
@@ -147,7 +147,7 @@ class Ctx:
         F = make_family(fam, **({**base, **settings} if fam == trained else settings))
         T = tasks or self.tasks
         K = shots or cfg['trainer']['shots']
-        ts = F.sample(T, K, max(cfg['trainer']['queries'], 1), seed=SEED)
+        ts = eval_tasks(cfg, T, K, family=F)  # what metamr_eval draws for this run, from family F
         curve = adaptation_curve(L, ts, steps)
         cmd = ['metamr_eval', self.runs[name]['path'], '--tasks', str(T)]
         if shots: cmd += ['--shots', str(shots)]
@@ -288,13 +288,13 @@ def shots_steps(ctx):
     for name in (*LEARNERS, 'scratch', 'pretrained'):
         lr = cfg['learner']['inner_lr']
         for K in shots:
-            ts = F.sample(ctx.tasks, K, max(cfg['trainer']['queries'], 1), seed=SEED)
+            ts = eval_tasks(cfg, ctx.tasks, K, family=F)
             row = {'learner': name, 'shots': K, 'steps': stats(adaptation_curve(ctx.learner(name), ts, [0, 1, 10], lr=lr))}
             if name in ctx.runs: row['eval_command'] = (f"metamr_eval {ctx.runs[name]['path']} --tasks {ctx.tasks} --shots {K} "
                                                         f"--steps 0,1,10 --seed {SEED} --json")
             rows.append(row)
         for K in (5, 10):
-            ts = F.sample(ctx.tasks, K, max(cfg['trainer']['queries'], 1), seed=SEED)
+            ts = eval_tasks(cfg, ctx.tasks, K, family=F)
             curves.append({'learner': name, 'shots': K,
                            'steps': stats(adaptation_curve(ctx.learner(name), ts, list(range(smax + 1)), lr=lr))})
     return {'rows': rows, 'curves': curves, 'baselines': base}
