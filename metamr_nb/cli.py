@@ -345,13 +345,13 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
         if o['algo'] in _NEEDS_QUERIES and source.queries == 0:
             fail(f"the task set {o['data']} has no query points (Q = 0), but {o['algo']} {_NEEDS_QUERIES[o['algo']]}; "
                  f"sample it with --queries 1 or more, or train reptile")
-        ways = _task_kind(source)[2]  # an N-way set holds N·K support and N·Q query examples per task
-        o['shots'], o['queries'] = (source.shots//ways, source.queries//ways) if ways else (source.shots, source.queries)
     else:
         source = family
         probe = family.sample(1, 1, 1, seed=0)
         d_in, d_out = probe.d_in, probe.d_out
     name, size, ways = _task_kind(source)
+    if o.get('data'):  # the set fixes K and Q (an N-way set holds N·K support and N·Q query examples per task)
+        o['shots'], o['queries'] = (source.shots//ways, source.queries//ways) if ways else (source.shots, source.queries)
     if o.get('loss') is None: o['loss'] = _LOSS_OF_FAMILY.get(name, 'mse')
     if o.get('model', 'mlp') == 'auto': o['model'] = 'conv' if size else 'mlp'
     check_model_args(o, name, size, ways, fail)
@@ -413,7 +413,7 @@ def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a lis
         if extra: fail(f"unrecognized argument(s) {' '.join(extra)}")
         if not (out/'config.json').exists() or not (out/'checkpoint.pt').exists():
             fail(f"--resume: {out} holds no run (config.json and checkpoint.pt); train without --resume first")
-        try: cfg = json.loads((out/'config.json').read_text()); cfg['cli'], cfg['learner']['anneal_steps']
+        try: cfg = json.loads((out/'config.json').read_text()); cfg['cli'], cfg['learner']['anneal_steps']  # (what resuming reads)
         except (ValueError, KeyError, TypeError) as e:
             fail(f"--resume: {out/'config.json'} is not a readable run configuration ({type(e).__name__}: {e}); "
                  f"restore it from a copy of the run, or train a new run")
