@@ -36,7 +36,7 @@ def runs(tmp_path_factory):
              for k, args in CASES.items()}
     res = {}
     for k, (a, p) in procs.items():
-        out, err = p.communicate(timeout=120)
+        out, err = p.communicate(timeout=600)
         res[k] = subprocess.CompletedProcess(a, p.returncode, out, err)
     return tmp, res
 
