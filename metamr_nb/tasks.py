@@ -4,14 +4,15 @@
 
 # %% ../nbs/00_tasks.ipynb #8b289084
 from __future__ import annotations
-import io, json, os, tempfile, zipfile
+import errno, hashlib, io, json, os, re, socket, tempfile, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['FORMAT_VERSION', 'ARRAYS', 'TaskSetError', 'TaskSetFormatError', 'check_counts', 'Task', 'TaskSet']
+__all__ = ['FORMAT_VERSION', 'ARRAYS', 'MAX_TASKSET_BYTES', 'TaskSetError', 'TaskSetFormatError', 'check_counts', 'Task',
+           'TaskSet', 'clean_stale_tmp', 'write_atomic', 'file_sha256', 'available_memory', 'taskset_limit']
 
 # %% ../nbs/00_tasks.ipynb #48777f4a
 FORMAT_VERSION = 1 # version of the `.npz` layout written by `TaskSet.save`
@@ -176,14 +177,60 @@ def from_tasks(cls:TaskSet, tasks, meta:dict=None):
 def to_torch(self:TaskSet,
               dtype=None, # a torch dtype for the floating arrays (default: keep theirs)
               device='cpu'): # where the tensors live
-    "The four arrays as torch tensors (memory shared with numpy when dtype and device allow)."
+    "The four arrays as torch tensors (memory shared with numpy when dtype and device allow); with `dtype`, the floating arrays and every input array in it."
     import torch  # imported here so that tools that only read and write task sets start fast
     out = {}
     for n, a in self.arrays.items():
         t = torch.from_numpy(np.ascontiguousarray(a))
-        if dtype is not None and t.is_floating_point(): t = t.to(dtype)
+        if dtype is not None and (t.is_floating_point() or n.startswith('x_')): t = t.to(dtype)  # (integer inputs too: they are features)
         out[n] = t.to(device)
     return out
+
+# %% ../nbs/00_tasks.ipynb #797415e0
+def _tmp_pattern(name): return re.compile(rf'^\.{re.escape(name)}\.(?:(\d+)-)?[^/]*\.tmp$')
+
+def _pid_alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True  # it exists, under another user
+    return True
+
+def clean_stale_tmp(folder, # where the files are written
+                    name:str): # the target file's name, e.g. 'checkpoint.pt'
+    "Remove the temporary files that killed writers of `folder/name` left behind; returns their names."
+    folder, gone = Path(folder), []
+    if not folder.is_dir(): return gone
+    pat = _tmp_pattern(name)
+    for e in folder.iterdir():
+        m = pat.match(e.name)
+        if m and (m.group(1) is None or not _pid_alive(int(m.group(1)))):  # (no pid: written before pids were recorded)
+            try: e.unlink(); gone.append(e.name)
+            except FileNotFoundError: pass
+    return sorted(gone)
+
+def write_atomic(path, # the file to write
+                 write): # write(f): writes the content to the binary file object f
+    "Write `path` through a temporary file beside it, fsync and rename: readers see the old file or the new one, never part of one."
+    path = Path(path)
+    clean_stale_tmp(path.parent, path.name)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.{os.getpid()}-', suffix='.tmp', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            write(f); f.flush(); os.fsync(f.fileno())
+        mask = os.umask(0); os.umask(mask)  # mkstemp makes the file private (0600): give it the mode a plain open() would
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp): os.unlink(tmp)
+        raise
+    return path
+
+def file_sha256(path) -> str:
+    "The SHA-256 of a file's bytes, as hex (read in 1 MB blocks)."
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()
 
 # %% ../nbs/00_tasks.ipynb #0f3e5352
 @patch
@@ -201,22 +248,79 @@ def save(self:TaskSet,
     payload.update({f'param/{k}': v for k, v in self.params.items()})
     payload['meta'] = np.array(json.dumps(self.meta, sort_keys=True))
     payload['format_version'] = np.array(FORMAT_VERSION)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    return write_atomic(path, lambda f: np.savez(f, **payload))
+
+# %% ../nbs/00_tasks.ipynb #4526a408
+MAX_TASKSET_BYTES = 1 << 30 # default size limit of a task set's arrays (1 GiB); METAMR_MAX_TASKSET_BYTES overrides it
+
+def available_memory() -> int:
+    "Bytes of memory this machine can still give (MemAvailable on Linux; free physical pages elsewhere)."
     try:
-        with os.fdopen(fd, 'wb') as f:
-            np.savez(f, **payload)
-            f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
-    return path
+        for line in open('/proc/meminfo'):
+            if line.startswith('MemAvailable:'): return int(line.split()[1])*1024
+    except OSError: pass
+    try: return os.sysconf('SC_AVPHYS_PAGES')*os.sysconf('SC_PAGE_SIZE')
+    except (ValueError, OSError, AttributeError): return 1 << 62  # unknown: do not refuse on its account
+
+def _gb(n): return f'{n/1e9:.3g} GB' if n >= 1e8 else f'{n/1e6:.3g} MB'
+
+def taskset_limit(max_bytes:int=None) -> int:
+    "The size limit for a task set's arrays: `max_bytes`, else $METAMR_MAX_TASKSET_BYTES, else `MAX_TASKSET_BYTES`."
+    if max_bytes is not None: return int(max_bytes)
+    env = os.environ.get('METAMR_MAX_TASKSET_BYTES')
+    if env is None: return MAX_TASKSET_BYTES
+    try: return int(float(env))
+    except ValueError:
+        raise TaskSetError(f"METAMR_MAX_TASKSET_BYTES is {env!r}; set it to a number of bytes, e.g. 4e9") from None
+
+def _check_sizes(path, zf, max_bytes):
+    "Read each array's header (not its data) and refuse declared sizes the file cannot hold or memory cannot take."
+    total = 0
+    for info in zf.infolist():
+        if not info.filename.endswith('.npy'): continue
+        with zf.open(info) as f:
+            try:
+                version = np.lib.format.read_magic(f)
+                shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(f)
+            except ValueError as e:
+                raise TaskSetFormatError(f"{path}: array {info.filename[:-4]!r} has an unreadable header ({e}); regenerate the file") from None
+        if dtype.hasobject: continue  # refused by name when it is read (no pickles)
+        n = dtype.itemsize
+        for s in shape: n *= int(s)
+        if info.file_size < n:
+            raise TaskSetFormatError(f"{path}: array {info.filename[:-4]!r} declares shape {shape} ({_gb(n)}) but the file holds "
+                                     f"only {_gb(info.file_size)} for it; the file is damaged or forged: regenerate it")
+        total += n
+    limit = taskset_limit(max_bytes)
+    if total > limit:
+        raise TaskSetFormatError(f"{path} expands to {_gb(total)} of arrays, over the {_gb(limit)} limit for a task set "
+                                 f"(a guard against forged and zip-bomb files); if the file is genuine, raise the limit: "
+                                 f"METAMR_MAX_TASKSET_BYTES={total} (or TaskSet.load(path, max_bytes=...))")
+    if total > available_memory():
+        raise TaskSetFormatError(f"{path} expands to {_gb(total)} of arrays, more than the {_gb(available_memory())} of "
+                                 f"memory available; load it on a larger machine or sample a smaller set")
+    return total
+
+def _check_meta(path, meta):
+    "The metadata must be a JSON object, and the settings the tools read from it must have their types."
+    def bad(what, fix='regenerate the file with metamr_data or TaskSet.save'):
+        raise TaskSetFormatError(f"{path}: {what}; {fix}")
+    if not isinstance(meta, dict): bad(f"its metadata is a JSON {type(meta).__name__}, not an object ({{...}})")
+    if 'family' in meta and not isinstance(meta['family'], str): bad(f"meta 'family' is {meta['family']!r}, not a name")
+    cfg = meta.get('config')
+    if cfg is not None and not isinstance(cfg, dict): bad(f"meta 'config' is a JSON {type(cfg).__name__}, not an object")
+    for where, d, k in (('config', cfg or {}, 'ways'), ('meta', meta, 'image_size')):
+        v = d.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            bad(f"{where} {k!r} is {v!r}; it must be a whole number >= 1")
+    return meta
 
 # %% ../nbs/00_tasks.ipynb #089cd4d9
 @patch(cls_method=True)
 def load(cls:TaskSet,
-          path): # an `.npz` written by `TaskSet.save`
-    "Read a task set written by `TaskSet.save`, checking the file and its contents."
+          path, # an `.npz` written by `TaskSet.save`
+          max_bytes:int=None): # refuse a file whose arrays exceed this many bytes (default: `taskset_limit()`)
+    "Read a task set written by `TaskSet.save`, checking the file, the declared sizes and the contents."
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no task set at {path}; check the path, or create one with "
@@ -227,13 +331,18 @@ def load(cls:TaskSet,
         raise TaskSetFormatError(f"{path} is not an .npz file (no zip header); task sets are written by "
                                  f"TaskSet.save or metamr_data")
     try:
+        with zipfile.ZipFile(path) as zf: _check_sizes(path, zf, max_bytes)  # before anything is allocated
         with np.load(path, allow_pickle=False) as z:
             keys = set(z.files)
             missing = [n for n in ARRAYS + ('meta', 'format_version') if n not in keys]
             if missing:
                 raise TaskSetFormatError(f"{path} is missing array(s) {missing}; it was not written by "
                                          f"TaskSet.save (or was edited); regenerate it")
-            version = int(z['format_version'])
+            fv = z['format_version']
+            if fv.shape != () or fv.dtype.kind not in 'iu':
+                raise TaskSetFormatError(f"{path}: format_version is {fv.dtype} of shape {fv.shape}, not one whole number; "
+                                         f"the file was not written by TaskSet.save: regenerate it")
+            version = int(fv)
             if version > FORMAT_VERSION:
                 raise TaskSetFormatError(f"{path} was written by format version {version}, newer than the "
                                          f"version {FORMAT_VERSION} this metamr_nb reads; upgrade metamr_nb")
@@ -247,8 +356,10 @@ def load(cls:TaskSet,
     except (zipfile.BadZipFile, EOFError, OSError, KeyError) as e:
         raise TaskSetFormatError(f"{path} is truncated or corrupt ({type(e).__name__}: {e}); "
                                  f"regenerate it, or restore it from a copy") from None
-    try: meta = json.loads(str(data['meta']))
+    try: meta = _check_meta(path, json.loads(str(data['meta'])))
     except json.JSONDecodeError as e:
         raise TaskSetFormatError(f"{path} has unreadable metadata ({e}); regenerate it") from None
+    if len(data['x_support']) == 0:
+        raise TaskSetFormatError(f"{path} holds no tasks (T = 0); sample a set with at least one task (metamr_data --tasks 1 or more)")
     params = {k[len('param/'):]: v for k, v in data.items() if k.startswith('param/')}
     return cls(*(data[n] for n in ARRAYS), params=params, meta=meta)

