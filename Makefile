@@ -9,7 +9,7 @@ PORT    ?= 8888
 APP_PORT ?= 8866
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup lab app test test-slow docs readme nbs clean-nbs
+.PHONY: setup lab app test test-busy test-slow docs readme nbs clean-nbs
 
 $(STAMP): settings.ini setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ app: setup
 # Everything CI runs: notebooks and module in sync, notebook tests, pytest, offline docs build.
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/test.sh
+
+# The same suite on a machine kept busy: BUSY (default 4) busy-loop processes compete for the cores while it runs.
+# Nothing in the suite may depend on how fast it runs; this is how that is checked (see nbs/10a_reliability.ipynb).
+BUSY ?= 4
+test-busy: setup
+	@pids=""; for i in $$(seq $(BUSY)); do (while :; do :; done) & pids="$$pids $$!"; done; \
+	trap 'kill $$pids 2>/dev/null' EXIT; echo "test-busy: $(BUSY) busy loops running (pids$$pids)"; \
+	uptime; PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/test.sh; rc=$$?; uptime; exit $$rc
 
 # The cells flagged `slow` (full-length trainings and studies) and the slow pytest tests.
 test-slow: setup
