@@ -341,7 +341,7 @@ def _check_training_memory(o, source, d_in, d_out, size, fail):
                  f"use a smaller {big}", fail)
     P, n = _params_estimate(o, d_in, d_out, size), o['inner_steps']
     points = per_task//(3*4*max(d_in + d_out, 1))  # support and query points per task
-    act = mb*points*(size*size*o['hidden']*2 if o['model'] == 'conv' else sum(o['widths']))*4*(n + 2)*2
+    act = mb*points*(size*size*o['hidden']*4//3 if o['model'] == 'conv' else 2*sum(o['widths']))*4*(n + 2)  # activations kept for backward
     check_memory(4*P*(mb*(n + 2) + 8) + act, f"the network (about {P:,} parameters) with --meta-batch {mb}",
                  "use smaller --widths (or --hidden), or a smaller --meta-batch", fail)
 

@@ -346,7 +346,8 @@ class RunLock:
 
     def acquire(self):
         "Take the lock, or raise `RunLocked` naming its holder; creates the folder if missing. Returns self."
-        if not self.folder.exists(): self.folder.mkdir(parents=True); self.created = True
+        try: self.folder.mkdir(parents=True); self.created = True
+        except FileExistsError: pass  # (there already, or made by a process that started at the same moment)
         path = self.folder/'.lock'
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -384,7 +385,9 @@ class RunLock:
     def __exit__(self, *exc): self.release()
 
 # %% ../nbs/06_training.ipynb #8ec62db6
-RESUME_FREE = ('steps', 'quiet', 'threads', 'nproc', 'port', 'max_restarts', 'resume', 'fallback')  # cli settings a resume may change
+# cli settings a resume may change (anneal_steps and data_sha256 are recorded by the first resume: the learner's own
+# anneal_steps is compared, and the task set's hash is checked against the file itself)
+RESUME_FREE = ('steps', 'quiet', 'threads', 'nproc', 'port', 'max_restarts', 'resume', 'fallback', 'anneal_steps', 'data_sha256')
 
 def config_differences(saved:dict, # config.json's content
                        embedded:dict) -> list: # the checkpoint's `run` configuration
