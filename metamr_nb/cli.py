@@ -245,7 +245,7 @@ def data_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
 # %% ../nbs/10_cli.ipynb #27c68451
 _TRAIN_COMMON = ('family', 'data', 'algo', 'model', 'widths', 'activation', 'init', 'init_from', 'zero_head', 'hidden', 'norm', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
                  'inner_lr', 'outer_opt', 'outer_lr', 'execution', 'steps', 'seed', 'out', 'resume', 'eval_every',
-                 'ckpt_every', 'val_tasks', 'threads', 'quiet', 'nproc', 'port', 'max_restarts', 'fallback')
+                 'ckpt_every', 'val_tasks', 'threads', 'quiet', 'nproc', 'port', 'max_restarts', 'fallback', 'safeguard')
 _ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}, 'cnp': dict(inner_steps=0)}
 _BASE_DEFAULTS = dict(inner_steps=1, outer_opt='adam', outer_lr=1e-3)
 
@@ -298,6 +298,8 @@ def train_parser():
     a('--eval-every', type=int, default=1000, metavar='N', help='validation loss every N steps (default: 1000; 0: never)')
     a('--ckpt-every', type=int, default=1000, metavar='N', help='checkpoint every N steps (default: 1000; always at the end)')
     a('--val-tasks', type=int, default=100, metavar='N', help='fixed validation tasks (default: 100)')
+    a('--safeguard', action='store_true', help="validation adapts with the safeguarded inner step (metamr_eval --safeguard); "
+      "training itself is unchanged")
     a('--threads', type=int, default=1, metavar='N', help='torch threads (default: 1; more is slower for small models)')
     a('--quiet', action='store_true', help='no progress bar')
     a('--nproc', type=int, default=1, metavar='N', help='processes (torchrun ranks) to spread each meta-batch over (default: 1)')
@@ -476,7 +478,7 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
                                anneal_steps=o.get('anneal_steps', o['steps'] if o['algo'] == 'reptile' and o['outer_opt'] == 'sgd' else 0))
         return Trainer(learner, source, meta_batch=o['meta_batch'], shots=o['shots'], queries=o['queries'], seed=o['seed'],
                        out=o['out'], eval_every=o['eval_every'], val_tasks=o['val_tasks'], ckpt_every=o['ckpt_every'],
-                       progress=not o['quiet'], config={'cli': o, **start})
+                       progress=not o['quiet'], config={'cli': o, **start}, safeguard=o.get('safeguard', False))
     except ValueError as e: fail(str(e))
 
 # %% ../nbs/10_cli.ipynb #8754af30
@@ -625,13 +627,13 @@ def _train_locked(o, family, fail, args, p, argv, out):
     except TrainingDiverged as e: p.exit(1, f'{p.prog}: {e}\n')
     except OSError as e: p.exit(1, f'{p.prog}: error: {_write_failed(e, out)}\n')
     dt = time.perf_counter() - t0
-    val = adapted_query_loss(trainer.learner, trainer.val)  # not logged: the trainer logs its own evaluations
+    val = adapted_query_loss(trainer.learner, trainer.val, safeguard=trainer.safeguard)  # not logged: the trainer logs its own
     print(f"trained {o['algo']} steps {start}->{trainer.step} in {dt:.1f} s ({(trainer.step - start)/max(dt, 1e-9):.0f} steps/s); "
           f"validation query loss after {trainer.learner.inner_steps} inner step(s): {val:.4f}; run: {out}")
 
 
 # %% ../nbs/10_cli.ipynb #835167c2
-_EVAL_COMMON = ('run', 'family', 'data', 'tasks', 'shots', 'queries', 'steps', 'lr', 'seed', 'json', 'widths', 'threads', 'sharpness')
+_EVAL_COMMON = ('run', 'family', 'data', 'tasks', 'shots', 'queries', 'steps', 'lr', 'seed', 'json', 'widths', 'threads', 'sharpness', 'safeguard')
 
 def _steps_list(text):
     try: s = sorted({int(v) for v in text.split(',') if v.strip()})
@@ -673,6 +675,8 @@ def eval_parser():
     a('--seed', type=int, default=EVAL_SEED, metavar='S', help=f'seed of the fresh tasks (default: {EVAL_SEED}, not the training seed 0)')
     a('--sharpness', action='store_true', help="also measure each task's sharpness at the start (the largest eigenvalue of "
       "its support loss's Hessian) and the share of tasks above 2/lr, where the inner SGD starts out unstable")
+    a('--safeguard', action='store_true', help="adapt with the safeguarded inner step: a task's step is halved while its "
+      "support loss would rise (so no task diverges); where the plain step does not raise it, it is the plain step, bit for bit")
     a('--json', action='store_true', help='print JSON: {"steps": {"0": {"mean": ..., "ci95": ..., "median": ..., "diverged": ...}, ...}, ...}')
     a('--widths', type=_widths, default=None, metavar='W,W', help="the architecture you expect; an error if the run's differs")
     a('--threads', type=int, default=1, metavar='N', help='torch threads (default: 1)')
@@ -729,7 +733,7 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
         fail(f"the run's model is a {outs}-way classifier, and these tasks are {ways}-way; evaluate on {outs}-way tasks "
              + ("(a task set sampled with --ways " if args.data else "(--ways ") + f"{outs})")
     lr = learner.inner_lr if args.lr is None else args.lr
-    try: res = evaluate(learner, tasks, steps=args.steps, lr=args.lr)
+    try: res = evaluate(learner, tasks, steps=args.steps, lr=args.lr, safeguard=args.safeguard)
     except ValueError as e: fail(str(e))
     sharp = None
     if args.sharpness:
@@ -747,10 +751,10 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
                 'finite_ci95': 'finite_ci95', 'acc': 'acc', 'acc_ci95': 'acc_ci95'}
         steps = {str(s): {v: r[k] for k, v in keys.items() if k in r} for s, r in res.items()}
         print(json.dumps({'run': str(args.run), 'tasks': len(tasks), 'ways': ways, 'shots': K, 'support': tasks.shots,
-                          'loss': learner.loss, 'steps': steps, **({'sharpness': sharp} if sharp else {})}, indent=1))
+                          'loss': learner.loss, 'safeguard': args.safeguard, 'steps': steps, **({'sharpness': sharp} if sharp else {})}, indent=1))
     else:
         shots = f"{ways}-way {K}-shot" if ways else f"K={K}"
-        print(f"{args.run}: {cfg['learner']['algo']} on {len(tasks)} tasks, {shots}, inner lr {lr:g}")
+        print(f"{args.run}: {cfg['learner']['algo']} on {len(tasks)} tasks, {shots}, inner lr {lr:g}" + (", safeguarded" if args.safeguard else ""))
         print(format_eval(res))
         if sharp:
             print(f"sharpness at the start: median {sharp['median']:.4g} (10% {sharp['q10']:.4g}, 90% {sharp['q90']:.4g}, "

@@ -11,7 +11,7 @@ import torch
 from torch.func import functional_call, grad, jvp, vmap
 from .tasks import ARRAYS, TaskSet
 from .models import build_model
-from .mapreduce import as_batch, get_loss
+from .mapreduce import as_batch, get_loss, safeguard_step
 from .learners import Learner, make_learner
 import metamr_nb.cnp  # registers the set encoder ('cnp') in MODELS and LEARNERS, so load_run rebuilds it
 from .training import load_checkpoint
@@ -59,7 +59,8 @@ def adaptation_curve(learner:Learner, # a trained learner (its shared parameters
                      tasks, # `TaskSet` or `as_batch` dict of the tasks to adapt to
                      steps=(0, 1, 5, 10), # record after these numbers of inner SGD steps
                      lr:float=None, # inner learning rate (default: the learner's)
-                     chunk:int=500): # tasks per vmap call (bounds memory)
+                     chunk:int=500, # tasks per vmap call (bounds memory)
+                     safeguard:bool=False): # halve a task's step while its support loss would rise (`safeguard_step`)
     "Per-task query loss (and accuracy for 'ce'/'bce') after each number of `steps`: {s: {'loss': [T], 'acc': [T]}}."
     if any(int(s) != s for s in steps): raise ValueError(f"steps must be whole numbers >= 0, got {list(steps)}")
     steps = sorted({int(s) for s in steps})
@@ -79,19 +80,24 @@ def adaptation_curve(learner:Learner, # a trained learner (its shared parameters
         elif loss_name == 'bce': acc = ((out.reshape(-1) > 0).long() == yq.reshape(-1).long()).float().mean()
         else: acc = torch.zeros(())
         return loss_fn(out, yq), acc
-    def run(p, xs, ys, xq, yq):
-        rec, done = [], 0
+    theta = {k: v.detach() for k, v in learner.params.items()}
+    def dims(q): return {k: 0 if q[k].dim() > theta[k].dim() else None for k in q}  # shared θ at first, then per task
+    def run(xs, ys, xq, yq):
+        "One chunk of tasks, one inner step at a time (each step vmapped over the tasks, so the safeguard can halve lazily)."
+        def support_loss(q): return vmap(loss_at, in_dims=(dims(q), 0, 0))(q, xs, ys)
+        p, rec, done = theta, [], 0
         for s in steps:
             for _ in range(s - done):
-                g = grad(loss_at)(p, xs, ys)
-                p = {k: p[k] - lr*g[k] for k in p}
+                g = vmap(grad(loss_at), in_dims=(dims(p), 0, 0))(p, xs, ys)
+                new = {k: p[k] - lr*g[k] for k in p}
+                p = safeguard_step(support_loss, p, g, new, lr, lazy=True, loss_of_tasks=lambda q, i: vmap(loss_at, in_dims=(0, 0, 0))(
+                    q, xs[i], ys[i])) if safeguard else new
             done = s
-            rec.append(metrics(p, xq, yq))
+            rec.append(vmap(metrics, in_dims=(dims(p), 0, 0))(p, xq, yq))
         return rec
-    theta = {k: v.detach() for k, v in learner.params.items()}
     T, parts = b['x_support'].shape[0], []
     for i in range(0, T, chunk):
-        parts.append(vmap(run, in_dims=(None, 0, 0, 0, 0))(theta, *(b[n][i:i+chunk] for n in ARRAYS)))
+        parts.append(run(*(b[n][i:i+chunk] for n in ARRAYS)))
     return {s: {'loss': torch.cat([p[j][0] for p in parts]).numpy(), 'acc': torch.cat([p[j][1] for p in parts]).numpy()}
             for j, s in enumerate(steps)}
 
@@ -103,9 +109,10 @@ def _ci(v):
 def evaluate(learner:Learner, # a trained learner
              tasks, # the evaluation tasks (a `TaskSet`)
              steps=(0, 1, 5, 10), # numbers of inner steps to score after
-             lr:float=None): # inner learning rate (default: the learner's)
+             lr:float=None, # inner learning rate (default: the learner's)
+             safeguard:bool=False): # halve a task's step while its support loss would rise (`safeguard_step`)
     "Mean query loss (and accuracy) with 95% CI over `tasks` after each number of `steps`, plus median and diverged count."
-    curve = adaptation_curve(learner, tasks, steps, lr)
+    curve = adaptation_curve(learner, tasks, steps, lr, safeguard=safeguard)
     res = {}
     for s, r in curve.items():
         loss = r['loss']

@@ -67,11 +67,11 @@ class Learner:
         "One meta-iteration: `inner_update` then `outer_update`."
         return self.outer_update(self.inner_update(batch))
 
-    def adapt(self, batch, steps:int=None, lr:float=None) -> dict:
-        "Parameters adapted to each task's support set: name → [T, ...] (defaults: the training inner loop)."
+    def adapt(self, batch, steps:int=None, lr:float=None, safeguard:bool=False) -> dict:
+        "Parameters adapted to each task's support set: name → [T, ...] (defaults: the training inner loop; `safeguard`: see `safeguard_step`)."
         b = as_batch(batch) if not isinstance(batch, dict) else batch
         return map_vmap(self.model, self.params, b, inner_steps=self.inner_steps if steps is None else steps,
-                        inner_lr=self.inner_lr if lr is None else lr, loss=self.loss, output='adapted').out
+                        inner_lr=self.inner_lr if lr is None else lr, loss=self.loss, output='adapted', safeguard=safeguard).out
 
     def predict(self, x, params:dict=None):
         "Predictions at `x` [T, N, d_in] with per-task `params` (from `adapt`), or the shared ones at `x` [N, d_in]."

@@ -12,8 +12,9 @@ from torch.func import functional_call, grad, grad_and_value, vmap
 from .tasks import ARRAYS, TaskSet
 
 # %% auto #0
-__all__ = ['LOSSES', 'OUTPUTS', 'MAPS', 'mse', 'ce', 'bce', 'get_loss', 'MapResult', 'as_batch', 'map_loop', 'map_vmap',
-           'map_batched', 'get_map', 'reduce_mean', 'reptile_direction', 'apply_direction']
+__all__ = ['LOSSES', 'OUTPUTS', 'MAX_HALVINGS', 'MAPS', 'mse', 'ce', 'bce', 'get_loss', 'MapResult', 'as_batch', 'map_loop',
+           'map_vmap', 'map_batched', 'safeguard_step', 'get_map', 'reduce_mean', 'reptile_direction',
+           'apply_direction']
 
 # %% ../nbs/04_mapreduce.ipynb #39851844
 def mse(pred, y):
@@ -68,7 +69,8 @@ def map_loop(model, # the network, used as a function of `params`
              inner_steps:int=1, # SGD steps on each task's support set
              inner_lr:float=0.01, # their learning rate
              loss='mse', # loss name or function(pred, y)
-             output:str='adapted'): # 'adapted', 'query_grad' or 'meta_grad'
+             output:str='adapted', # 'adapted', 'query_grad' or 'meta_grad'
+             safeguard:bool=False): # halve a task's step while its support loss would rise (`safeguard_step`)
     "The map as a readable per-task loop: adapt θ to each task with SGD and report per task."
     _check_map_args(params, batch, inner_steps, inner_lr, output)
     loss_fn = get_loss(loss)
@@ -81,7 +83,9 @@ def map_loop(model, # the network, used as a function of `params`
         for _ in range(inner_steps):
             l = loss_fn(functional_call(model, p, (xs,)), ys)
             g = torch.autograd.grad(l, [p[k] for k in names], create_graph=(output == 'meta_grad'))
-            p = {k: p[k] - inner_lr*gk for k, gk in zip(names, g)}
+            new = {k: p[k] - inner_lr*gk for k, gk in zip(names, g)}
+            if safeguard: new = safeguard_step(lambda q: loss_fn(functional_call(model, q, (xs,)), ys), p, dict(zip(names, g)), new, inner_lr, lazy=True)
+            p = new
             if output != 'meta_grad': p = {k: v.detach().requires_grad_() for k, v in p.items()}
         xe, ye = (xq, yq) if xq.shape[0] > 0 else (xs, ys)
         l = loss_fn(functional_call(model, p, (xe,)), ye)
@@ -98,7 +102,8 @@ def map_vmap(model, # the network, used as a function of `params`
              inner_steps:int=1, # SGD steps on each task's support set
              inner_lr:float=0.01, # their learning rate
              loss='mse', # loss name or function(pred, y)
-             output:str='adapted'): # 'adapted', 'query_grad' or 'meta_grad'
+             output:str='adapted', # 'adapted', 'query_grad' or 'meta_grad'
+             safeguard:bool=False): # halve a task's step while its support loss would rise (`safeguard_step`)
     "The map batched over tasks with `torch.func.vmap`: same results as `map_loop`, many times faster."
     _check_map_args(params, batch, inner_steps, inner_lr, output)
     loss_fn = get_loss(loss)
@@ -109,7 +114,8 @@ def map_vmap(model, # the network, used as a function of `params`
     def adapt(p, xs, ys):
         for _ in range(inner_steps):
             g = grad(loss_at)(p, xs, ys)
-            p = {k: p[k] - inner_lr*g[k] for k in p}
+            new = {k: p[k] - inner_lr*g[k] for k in p}
+            p = safeguard_step(lambda q: loss_at(q, xs, ys), p, g, new, inner_lr) if safeguard else new
         return p
 
     def one_task(p, xs, ys, xq, yq):
@@ -167,7 +173,8 @@ def map_batched(model, # a network with `forward_batched(params [T, ...], x [T, 
                 inner_steps:int=1, # SGD steps on each task's support set
                 inner_lr:float=0.01, # their learning rate
                 loss='mse', # loss name or function(pred, y)
-                output:str='adapted'): # 'adapted', 'query_grad' or 'meta_grad'
+                output:str='adapted', # 'adapted', 'query_grad' or 'meta_grad'
+                safeguard:bool=False): # halve a task's step while its support loss would rise (`safeguard_step`)
     "The map with a task axis on the parameters and plain autograd: same results as `map_loop`."
     _check_map_args(params, batch, inner_steps, inner_lr, output)
     if not hasattr(model, 'forward_batched'):
@@ -186,7 +193,18 @@ def map_batched(model, # a network with `forward_batched(params [T, ...], x [T, 
             l = per_task(model.forward_batched(p, x), y)
             return l, dict(zip(names, torch.autograd.grad(l.sum(), [p[k] for k in names], create_graph=create_graph)))
 
-    if second and closed and hasattr(model, 'loss_hvp_batched'):
+    def support_loss(q): return per_task(model.forward_batched(q, batch['x_support']), batch['y_support'])
+    def safeguard_acts():
+        "Whether the plain inner steps would raise some task's support loss (the safeguard's test, without its halvings)."
+        with torch.no_grad():
+            q = {k: v.detach().unsqueeze(0).expand(T, *v.shape) for k, v in params.items()}
+            for _ in range(inner_steps):
+                new = _sgd(q, grads(q, batch['x_support'], batch['y_support'], False, value=False)[1], inner_lr)
+                if not bool((support_loss(new) <= support_loss(q)).all()): return True
+                q = new
+        return False
+    # the closed form's way back assumes one step size for every task: with the safeguard, only where it never acts
+    if second and closed and hasattr(model, 'loss_hvp_batched') and not (safeguard and safeguard_acts()):
         res = _meta_grad_closed(model, params, batch, xe, ye, inner_steps, inner_lr, loss)
         if res is not None: return res
     if second: p0 = {k: v.detach().unsqueeze(0).expand(T, *v.shape).clone().requires_grad_() for k, v in params.items()}
@@ -195,7 +213,11 @@ def map_batched(model, # a network with `forward_batched(params [T, ...], x [T, 
         p = p0
         for _ in range(inner_steps):
             _, g = grads(p, batch['x_support'], batch['y_support'], second, value=False)
-            p = _sgd(p, g, inner_lr)
+            new = _sgd(p, g, inner_lr)
+            if safeguard:
+                new = safeguard_step(support_loss, p, g, new, inner_lr, lazy=True, loss_of_tasks=lambda q, i: per_task(
+                    model.forward_batched(q, batch['x_support'][i]), batch['y_support'][i]))
+            p = new
         if output == 'adapted':
             with torch.no_grad(): return MapResult({k: v.detach() for k, v in p.items()}, per_task(model.forward_batched(p, xe), ye))
         if output == 'query_grad':
@@ -203,6 +225,65 @@ def map_batched(model, # a network with `forward_batched(params [T, ...], x [T, 
             return MapResult({k: v.detach() for k, v in g.items()}, ql.detach())
         ql = per_task(model.forward_batched(p, xe), ye)
         return MapResult(dict(zip(names, torch.autograd.grad(ql.sum(), [p0[k] for k in names]))), ql.detach())
+
+# %% ../nbs/04_mapreduce.ipynb #0a432c7a
+MAX_HALVINGS = 20 # the safeguard tries the step size lr·2⁻ʲ for j = 0 … MAX_HALVINGS, then no step
+
+def _pick(cond, a, b):
+    "torch.where with a per-task condition ([] or [T]) broadcast over a parameter's own axes."
+    return torch.where(cond.reshape(cond.shape + (1,)*(a.dim() - cond.dim())), a, b)
+
+def _halve_unsettled(loss_of_tasks, p, g, plain, lr, l0, ok, halvings):
+    "`safeguard_step` for a batch of tasks without autograd: every halving at once, for the unsettled tasks only."
+    T = ok.shape[0]
+    out = {k: (plain[k] if plain[k].dim() == g[k].dim() else plain[k].expand_as(g[k])).clone() for k in p}
+    todo = (~ok).nonzero().squeeze(1)
+    n, H = len(todo), halvings
+    scale = torch.tensor([lr*0.5**j for j in range(1, H + 1)], dtype=g[next(iter(g))].dtype)  # lr·2⁻ʲ, j = 1 … H
+    c = {}
+    for k in p:  # [H, n, ...]: task i's candidate j is p − lr·2⁻ʲ·g, computed as the one-by-one halving computes it
+        pk = p[k][todo] if p[k].dim() == g[k].dim() else p[k].expand_as(g[k][todo])
+        c[k] = pk.unsqueeze(0) - scale.view(H, *[1]*pk.dim())*g[k][todo].unsqueeze(0)
+    L = loss_of_tasks({k: v.flatten(0, 1) for k, v in c.items()}, todo.repeat(H)).view(H, n)
+    okm = L <= l0[todo].unsqueeze(0)
+    first, some = okm.int().argmax(0), okm.any(0)  # the first (largest) step that does not raise the loss
+    for k in p:
+        pick = c[k][first, torch.arange(n)]
+        stay = p[k][todo] if p[k].dim() == g[k].dim() else p[k].expand_as(pick)
+        out[k][todo] = torch.where(some.view(n, *[1]*(pick.dim() - 1)), pick, stay)  # no halving helped: no step
+    return out
+
+def safeguard_step(loss_of, # loss_of(params) → support loss: one number per task ([] for one task, [T] for a batch)
+                   p:dict, # parameters before the step
+                   g:dict, # the support loss's gradient at p
+                   plain:dict, # the plain step p − lr·g, as the caller computed it
+                   lr:float, # the step size
+                   lazy:bool=False, # stop halving once every task is settled (not possible under vmap)
+                   halvings:int=MAX_HALVINGS,
+                   loss_of_tasks=None): # loss_of_tasks(params of some tasks [n, ...], their indices [n]) → [n]: halve only for those
+    "The plain step where it does not raise a task's support loss; else the largest lr·2⁻ʲ step that does not, or none."
+    with torch.no_grad():
+        l0 = loss_of(p)
+        ok = loss_of(plain) <= l0  # (False for NaN too)
+    if lazy and bool(ok.all()): return plain
+    if lazy and loss_of_tasks is not None and ok.dim() == 1 and not torch.is_grad_enabled():
+        return _halve_unsettled(loss_of_tasks, p, g, plain, lr, l0, ok, halvings)
+    steps = [(lr*0.5**j, None) for j in range(1, halvings + 1)]
+    if lazy:  # halve while some task is unsettled; `done` marks tasks that took a step (or the plain one)
+        chosen, done = dict(p), ok.clone()
+        for j, (s, _) in enumerate(steps):
+            c = {k: p[k] - s*g[k] for k in p}
+            with torch.no_grad(): okj = (loss_of(c) <= l0) & ~done
+            chosen = {k: _pick(okj, c[k], chosen[k]) for k in p}
+            done = done | okj
+            if bool(done.all()): break
+    else:  # every halving for every task; from the smallest step up, so the largest one that helps wins
+        chosen = dict(p)
+        for s, _ in reversed(steps):
+            c = {k: p[k] - s*g[k] for k in p}
+            with torch.no_grad(): okj = loss_of(c) <= l0
+            chosen = {k: _pick(okj, c[k], chosen[k]) for k in p}
+    return {k: _pick(ok, plain[k], chosen[k]) for k in p}
 
 # %% ../nbs/04_mapreduce.ipynb #3b4d432d
 MAPS = {'vmap': map_vmap, 'loop': map_loop, 'batched': map_batched}

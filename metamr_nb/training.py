@@ -17,7 +17,7 @@ from .learners import Learner
 # %% auto #0
 __all__ = ['RESUME_FREE', 'Callback', 'Recorder', 'TrainingDiverged', 'adapted_query_loss', 'CheckpointError', 'state_digest',
            'previous_checkpoint', 'save_checkpoint', 'load_checkpoint', 'fall_back', 'start_from', 'zero_head',
-           'Trainer', 'RunLocked', 'RunLock', 'config_differences']
+           'Trainer', 'RunLocked', 'RunLock', 'provenance', 'config_differences']
 
 # %% ../nbs/06_training.ipynb #4fb2ecb2
 class Callback:
@@ -36,15 +36,15 @@ class TrainingDiverged(RuntimeError):
     "The meta-loss or the parameters became NaN or infinite."
 
 # %% ../nbs/06_training.ipynb #f812ecfc
-def adapted_query_loss(learner:Learner, tasks, steps:int=None, chunk:int=500) -> float:
-    "Mean query loss over `tasks` after adapting each one with `steps` inner steps (default: the learner's)."
+def adapted_query_loss(learner:Learner, tasks, steps:int=None, chunk:int=500, safeguard:bool=False) -> float:
+    "Mean query loss over `tasks` after adapting each one with `steps` inner steps (default: the learner's), optionally safeguarded."
     b = as_batch(tasks) if not isinstance(tasks, dict) else tasks
     if hasattr(learner, 'query_metrics'): return float(learner.query_metrics(b, chunk)['loss'].mean())  # no inner loop (the CNP)
     T, total = b['x_support'].shape[0], 0.
     for i in range(0, T, chunk):
         part = {k: v[i:i+chunk] for k, v in b.items()}
         res = map_vmap(learner.model, learner.params, part, inner_steps=learner.inner_steps if steps is None else steps,
-                       inner_lr=learner.inner_lr, loss=learner.loss, output='adapted')
+                       inner_lr=learner.inner_lr, loss=learner.loss, output='adapted', safeguard=safeguard)
         total += res.loss.sum().item()
     return total/T
 
@@ -191,7 +191,8 @@ class Trainer:
                  log_every:int=10, # write the mean meta-loss of every N steps to TensorBoard (1: every step)
                  callbacks=(), # `Callback`s
                  progress:bool=False, # show a progress bar
-                 config:dict=None): # extra configuration stored with checkpoints (e.g. the command line)
+                 config:dict=None, # extra configuration stored with checkpoints (e.g. the command line)
+                 safeguard:bool=False): # validation adapts with the safeguarded inner step (training itself does not change)
         if int(meta_batch) != meta_batch or meta_batch < 1: raise ValueError(f"meta_batch is {meta_batch}; it must be >= 1")
         if isinstance(source, TaskSet) and meta_batch > len(source):
             raise ValueError(f"meta_batch {meta_batch} is larger than the fixed task set ({len(source)} tasks); "
@@ -202,7 +203,7 @@ class Trainer:
         if int(log_every) != log_every or log_every < 1: raise ValueError(f"log_every is {log_every}; it must be >= 1")
         self.seed, self.eval_every, self.ckpt_every, self.log_every = int(seed), int(eval_every), int(ckpt_every), int(log_every)
         self.out = Path(out) if out is not None else None
-        self.callbacks, self.progress, self.config = list(callbacks), progress, dict(config or {})
+        self.callbacks, self.progress, self.config, self.safeguard = list(callbacks), progress, dict(config or {}), bool(safeguard)
         self.step, self.rng, self._order, self._pos = 0, np.random.default_rng(self.seed), None, 0
         torch.manual_seed(self.seed)
         if isinstance(val_tasks, TaskSet): self.val = val_tasks
@@ -248,7 +249,7 @@ def run_config(self:Trainer):
     return {'version': __version__, 'model': self.learner.model.config, 'learner': self.learner.config,
             'trainer': {'meta_batch': self.meta_batch, 'shots': self.shots, 'queries': self.queries,
                         'seed': self.seed, 'eval_every': self.eval_every, 'ckpt_every': self.ckpt_every,
-                        'log_every': self.log_every},
+                        'log_every': self.log_every, **({'safeguard': True} if self.safeguard else {})},
             'source': source, **self.config}
 
 @patch
@@ -277,7 +278,7 @@ def _flush_losses(self:Trainer, stats):
 @patch
 def evaluate(self:Trainer):
     "Validation loss after adaptation, logged and passed to the callbacks' `on_eval`."
-    m = {'val_loss': adapted_query_loss(self.learner, self.val)}
+    m = {'val_loss': adapted_query_loss(self.learner, self.val, safeguard=self.safeguard)}
     self._log('val/query_loss_adapted', m['val_loss'])
     for cb in self.callbacks: cb.on_eval(self, m)
     return m
@@ -383,6 +384,30 @@ class RunLock:
             except OSError: pass
     def __enter__(self): return self.acquire()
     def __exit__(self, *exc): self.release()
+
+# %% ../nbs/06_training.ipynb #00ec6b82
+def _cpu_model() -> str:
+    try:
+        for line in open('/proc/cpuinfo'):
+            if line.startswith('model name'): return line.split(':', 1)[1].strip()
+    except OSError: pass
+    import platform
+    return platform.processor() or platform.machine()
+
+def provenance(command=None) -> dict: # the command that made the result (default: this process's)
+    "The commit, versions, CPU, threads and command behind a result, for its results file."
+    import platform, subprocess
+    import metamr_nb
+    root = Path(metamr_nb.__file__).resolve().parents[1]
+    def git(*a):
+        try: return subprocess.run(['git', '-C', str(root), *a], capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError): return ''
+    commit = git('rev-parse', 'HEAD') or None
+    dirty = bool(git('status', '--porcelain', '--untracked-files=no', '--', 'metamr_nb', 'scripts')) if commit else None
+    cmd = command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]]
+    return {'commit': commit, 'dirty': dirty, 'metamr_nb': __version__, 'python': platform.python_version(),
+            'torch': torch.__version__, 'numpy': np.__version__, 'cpu': _cpu_model(), 'machine': platform.machine(),
+            'threads': torch.get_num_threads(), 'command': cmd if isinstance(cmd, str) else ' '.join(map(str, cmd))}
 
 # %% ../nbs/06_training.ipynb #8ec62db6
 # cli settings a resume may change (anneal_steps and data_sha256 are recorded by the first resume: the learner's own

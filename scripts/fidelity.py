@@ -3,8 +3,9 @@
     python scripts/fidelity.py                 # full protocol (70,000 steps per run), writes results/fidelity.json
     python scripts/fidelity.py --steps 2000    # a shorter version (what the default test suite checks)
 
-Each run is `metamr_train ...` then `metamr_eval ... --sharpness --json`; the exact commands, their wall times,
-the numbers and the package version are stored with the results."""
+Each run is `metamr_train ...` then `metamr_eval ... --sharpness --json`; every K = 10 MAML run is scored again with
+`metamr_eval --safeguard` (the safeguarded inner step), on 10 and on 5 points. The exact commands, their wall times, the
+numbers and where they came from (commit, versions, CPU, threads: `provenance`) are stored with the results."""
 import argparse, json, math, os, platform, subprocess, sys, time
 from pathlib import Path
 from metamr_nb.cli import EVAL_SEED, eval_tasks  # every run is scored on the tasks metamr_eval draws (its default seed)
@@ -93,8 +94,10 @@ def main(argv=None):
     if prev.get('steps') != a.steps or prev.get('eval_tasks') != a.tasks: prev = {}  # another protocol: start afresh
     old = prev.get('runs', {})
     import metamr_nb
+    from metamr_nb.training import provenance
     results = {'version': metamr_nb.__version__, 'python': platform.python_version(), 'machine': platform.machine(),
                'steps': a.steps, 'eval_tasks': a.tasks, 'runs': dict(old)}  # runs not redone this time are kept
+    torch_threads = 1  # what the commands run with (metamr_train and metamr_eval default to one thread)
     rel = lambda c: ' '.join(os.path.relpath(w, ROOT) if w.startswith(str(ROOT)) else w for w in c)
     for name, train, ev in RUNS:
         if name not in a.runs.split(','): continue
@@ -128,11 +131,20 @@ def main(argv=None):
             r5 = json.loads(out5)
             at5 = {'eval_command': rel(['metamr_eval'] + ecmd5[1:]), 'eval_seconds': round(t5, 1), 'steps': r5['steps'],
                    'sharpness': r5['sharpness'], 'worst': worst_tasks(out, a.tasks, 5, r5['steps'])}
+        if name in AT_5_SHOTS:  # the same tasks, adapted with the safeguarded inner step
+            for where, cmd in (('safeguarded', ecmd), ('at_5_shots', ecmd5)):
+                scmd = [c for c in cmd if c != '--sharpness'] + ['--safeguard']
+                o, ts, _ = run(scmd)
+                row = {'eval_command': rel(['metamr_eval'] + scmd[1:]), 'eval_seconds': round(ts, 1), 'steps': json.loads(o)['steps']}
+                if where == 'safeguarded': safe10 = row
+                else: at5['safeguarded'] = row
         results['runs'][name] = {'train_command': tline, 'train_seconds': round(t_train, 1),
                                  'train_cpu_seconds': None if c_train is None else round(c_train, 1),
                                  'eval_command': rel(['metamr_eval'] + ecmd[1:]), 'eval_seconds': round(t_eval, 1),
                                  'resumed': resumed, 'steps': r['steps'], 'sharpness': r['sharpness']}
-        if at5: results['runs'][name]['at_5_shots'] = at5
+        if at5: results['runs'][name]['at_5_shots'] = at5; results['runs'][name]['safeguarded'] = safe10
+        stamp = provenance(rel(['python', 'scripts/fidelity.py'] + (argv if argv is not None else sys.argv[1:])))
+        results['runs'][name]['provenance'] = {**stamp, 'threads': torch_threads}
         print(f"{name}: trained in {t_train:.0f} s wall" + (f" ({c_train:.0f} s CPU)" if c_train else '') + "; query MSE after 0/1/5/10 steps: " +
               ' / '.join(f"{r['steps'][s]['mean']:.3f}±{r['steps'][s]['ci95']:.3f}" for s in ('0', '1', '5', '10')) +
               ''.join(f"; {v['diverged']} task(s) diverged after {s} steps" for s, v in r['steps'].items() if v.get('diverged')),
