@@ -13,16 +13,16 @@ import ipywidgets as W
 from matplotlib.figure import Figure
 from torch.func import functional_call, grad
 from .models import MLP, build_model
-from .mapreduce import as_batch, get_loss, map_loop, map_batched, reptile_direction
+from .mapreduce import as_batch, get_loss, map_loop, map_batched, reptile_direction, safeguard_step
 from .learners import Reptile, make_learner
 from .signals import Sinusoid
 from .training import Callback, Trainer, save_checkpoint
 from .inference import load_run
 
 # %% auto #0
-__all__ = ['ASSETS', 'ALGO_NAMES', 'new_figure', 'png', 'save_asset', 'asset_path', 'load_asset', 'adapt_path', 'loss_figure',
-           'widget_bundle', 'close_widgets', 'LiveTraining', 'App', 'SinusoidApp', 'delta_plane', 'MapReduceStepper',
-           'ShapeApp']
+__all__ = ['ASSETS', 'DIVERGED', 'ALGO_NAMES', 'new_figure', 'png', 'save_asset', 'asset_path', 'load_asset', 'adapt_path',
+           'fmt_loss', 'loss_figure', 'widget_bundle', 'close_widgets', 'LiveTraining', 'App', 'SinusoidApp',
+           'delta_plane', 'MapReduceStepper', 'ShapeApp']
 
 # %% ../nbs/09_widgets.ipynb #4f350e00
 def new_figure(w:float, # width in inches
@@ -78,7 +78,8 @@ def adapt_path(model, # the network, used as a function of `params`
                x_eval, # where to evaluate: [N, d_in]
                steps:int, # inner SGD steps
                lr:float, # their learning rate
-               loss='mse'): # loss name or function
+               loss='mse', # loss name or function
+               safeguard:bool=False): # halve a step that would raise the support loss (`safeguard_step`)
     "The model's outputs at `x_eval` after 0, 1, …, `steps` SGD steps on (xs, ys): [steps+1, N, d_out]."
     loss_fn = get_loss(loss)
     xs, x_eval = (torch.as_tensor(np.asarray(a), dtype=torch.float32) for a in (xs, x_eval))
@@ -90,8 +91,18 @@ def adapt_path(model, # the network, used as a function of `params`
         with torch.no_grad(): outs.append(functional_call(model, p, (x_eval,)))
         if s < steps:
             gs = g(p)
-            p = {k: p[k] - lr*gs[k] for k in p}
+            new = {k: p[k] - lr*gs[k] for k in p}
+            p = safeguard_step(lambda q: loss_fn(functional_call(model, q, (xs,)), ys), p, gs, new, lr, lazy=True) if safeguard else new
     return torch.stack(outs)
+
+DIVERGED = 1e6 # a loss above this (or NaN) is reported as diverged, never printed as a number
+
+def fmt_loss(curve, # losses after 0, 1, …, n steps
+             fmt:str='.3f'): # how a finite loss is printed
+    "The last loss of `curve` as text, or 'diverged at step k' from the first step where it is NaN, infinite or above `DIVERGED`."
+    c = np.asarray(curve, dtype=np.float64).reshape(-1)
+    bad = ~np.isfinite(c) | (np.abs(c) > DIVERGED)
+    return f'diverged at step {int(np.argmax(bad))}' if bad.any() else format(float(c[-1]), fmt)
 
 # %% ../nbs/09_widgets.ipynb #a31f635f
 def loss_figure(losses, # meta-training losses, one per step
@@ -294,9 +305,11 @@ class SinusoidApp(App):
                                     description='algorithm', style={'description_width': '90px', 'button_width': '130px'},
                                     layout=W.Layout(width='auto'))
         self.new_btn = W.Button(description='new task', icon='random')
+        self.safeguard = W.Checkbox(value=False, description='safeguard: halve a step that would raise the support loss',
+                                    indent=False, layout=W.Layout(width='auto'))
         self.score = W.Label()
         self.plot = _image()
-        for w in (self.amplitude, self.phase, self.shots, self.noise, self.steps, self.lr, self.algo):
+        for w in (self.amplitude, self.phase, self.shots, self.noise, self.steps, self.lr, self.algo, self.safeguard):
             w.observe(self.update, 'value')
         self.new_btn.on_click(self.new_task)
         self.live = LiveTraining(self._make_trainer, train_steps, redraw_every, on_tick=self._tick, on_done=self._trained,
@@ -305,7 +318,7 @@ class SinusoidApp(App):
         self.shipped_btn.on_click(self.restore)
         self.algo.observe(self._relabel, 'value'); self._relabel()
         self.ui = W.VBox([W.HBox([self.amplitude, self.phase, self.shots]), W.HBox([self.noise, self.steps, self.lr]),
-                          W.HBox([self.algo, self.new_btn]), self.score, self.plot,
+                          W.HBox([self.algo, self.new_btn, self.safeguard]), self.score, self.plot,
                           W.HTML('<b>Retrain live</b> — meta-train the selected algorithm from a random start '
                                  '(the figure above follows it):'),
                           W.HBox([self.shipped_btn]), self.live.ui])
@@ -334,8 +347,10 @@ class SinusoidApp(App):
         x_eval = np.concatenate([grid, task.x_query[0]])
         res = {}
         for name, (model, params) in self.models().items():
-            out = adapt_path(model, params, task.x_support[0], task.y_support[0], x_eval, n, self.lr.value)[..., 0].numpy()
-            res[name] = {'grid': out[:, :len(grid)], 'mse': ((out[:, len(grid):] - task.y_query[0, :, 0])**2).mean(1)}
+            out = adapt_path(model, params, task.x_support[0], task.y_support[0], x_eval, n, self.lr.value,
+                             safeguard=self.safeguard.value)[..., 0].numpy()
+            with np.errstate(over='ignore', invalid='ignore'):  # a diverged start's error overflows: fmt_loss reports it
+                res[name] = {'grid': out[:, :len(grid)], 'mse': ((out[:, len(grid):] - task.y_query[0, :, 0])**2).mean(1)}
         return res, task, grid[:, 0]
 
     def figure(self, res, task, grid):
@@ -353,12 +368,13 @@ class SinusoidApp(App):
                 ax.plot(grid, r['grid'][s], color=cmap(0.15 + 0.85*s/max(n, 1)), lw=2.2 if s == n else 1,
                         ls='--' if s == 0 else '-', label=f'after {s} step' + ('s' if s != 1 else '') if s in (0, n) else None)
             ax.scatter(task.x_support[0, :, 0], task.y_support[0, :, 0], s=22, color='k', zorder=5, label=f'support (K={task.shots})')
-            ax.set_ylim(-6, 6); ax.set_title(f"{name}\nquery MSE {r['mse'][-1]:.3f} after {n} (from {r['mse'][0]:.2f})", fontsize=9)
+            ax.set_ylim(-6, 6); ax.set_title(f"{name}\nquery MSE {fmt_loss(r['mse'])} after {n} (from {fmt_loss(r['mse'][:1], '.2f')})", fontsize=9)
             ax.tick_params(labelsize=7)
         axs[0].legend(fontsize=7, loc='lower left', framealpha=0.8)
         ax = axs[3]
-        for (name, r), c in zip(res.items(), ('C3', 'C7', 'C0')):
-            ax.plot(np.arange(n + 1), r['mse'], 'o-', ms=3, color=c, label=name.split(' (')[0] if 'meta' in name else name)
+        for (name, r), c in zip(res.items(), ('C3', 'C7', 'C0')):  # (a diverged curve stops where it leaves the plot's range)
+            shown_mse = np.where(np.isfinite(r['mse']) & (np.abs(r['mse']) <= DIVERGED), r['mse'], np.nan)
+            ax.plot(np.arange(n + 1), shown_mse, 'o-', ms=3, color=c, label=name.split(' (')[0] if 'meta' in name else name)
         _logy(ax); ax.set_xlabel('inner steps', fontsize=8); ax.set_title('query MSE while adapting', fontsize=9)
         ax.legend(fontsize=7, loc='best', framealpha=0.6); ax.tick_params(labelsize=7)
         return fig
@@ -373,7 +389,7 @@ class SinusoidApp(App):
             self.plot.value = png(self.figure(res, task, grid))
             n = self.steps.value
             self.score.value = f'query MSE after {n} step{"s" if n != 1 else ""} — ' + ' · '.join(
-                f"{name.split(' (')[0]}: {r['mse'][-1]:.3f}" for name, r in res.items())
+                f"{name.split(' (')[0]}: {fmt_loss(r['mse'])}" for name, r in res.items())
             self.took = time.perf_counter() - t0
 
     def new_task(self, _=None):
