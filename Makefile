@@ -9,7 +9,7 @@ PORT    ?= 8888
 APP_PORT ?= 8866
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup lab app test test-busy test-slow docs readme nbs clean-nbs
+.PHONY: setup lab app test test-busy test-slow docs readme nbs clean-nbs reproduce
 
 $(STAMP): settings.ini setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ test-busy: setup
 test-slow: setup
 	$(BIN)/nbdev_test --flags slow --n_workers 1
 	$(BIN)/python -m pytest tests -m slow -q
+
+# Re-run one recorded fidelity row here and compare it with the record within its 95% interval: make reproduce ROW=maml_k10
+ROW ?= maml_k10
+reproduce: setup
+	$(BIN)/python scripts/reproduce.py $(ROW)
 
 # Offline docs site into _docs/ (Quarto's nbdev_docs where quarto is installed, else smalldocs).
 docs: setup

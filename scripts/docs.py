@@ -174,6 +174,10 @@ def readme_text(root: Path = ROOT) -> str:
     with tempfile.TemporaryDirectory() as tmp:  # back to plain JSON for nbconvert
         write_nb(nb, Path(tmp)/'readme.ipynb')
         nb = nbformat.reads((Path(tmp)/'readme.ipynb').read_text(encoding='utf-8'), as_version=4)
+    for i, c in enumerate(nb.cells):  # a cell with `#| echo: false` shows only its output (a table made from results)
+        if c.cell_type == 'code' and c.source.lstrip().startswith('#| echo: false'):
+            md = ''.join(o.get('data', {}).get('text/markdown', '') for o in c.get('outputs', []))
+            nb.cells[i] = nbformat.v4.new_markdown_cell(md)
     cells = nb.cells
     fm = _front_matter(cells[0].source) if cells and cells[0].cell_type == 'raw' else {}
     if fm: cells = cells[1:]
