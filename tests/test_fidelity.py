@@ -39,6 +39,10 @@ def test_maml_short_protocol(tmp_path):
     worst = [max(t['loss_5'], t['loss_10']) for t in w['tasks']]
     assert all(w['trimmed_means']['5%'][s] <= w['trimmed_means']['1%'][s] for s in ('1', '5', '10'))
     assert worst == sorted(worst, reverse=True) and 0 <= w['above_10_after_10'] <= w['above_1_after_10'] <= 1
+    # the same tasks again with the safeguarded inner step, on 10 and 5 points, and where the row came from
+    for block in (runs['maml_k10']['safeguarded'], at5['safeguarded']):
+        assert block['eval_command'].endswith('--safeguard') and all(v['diverged'] == 0 for v in block['steps'].values())
+    assert set(runs['maml_k10']['provenance']) >= {'commit', 'torch', 'numpy', 'cpu', 'threads', 'command'}
 
 
 def test_runs_side_by_side_keep_each_other(tmp_path):
@@ -83,6 +87,28 @@ def test_paper_five_point_table(tmp_path):
     r = fidelity(tmp_path, '--runs', 'maml_k10')
     paper = {1: 0.67, 5: 0.38, 10: 0.35}  # MAML paper, table 2: its K = 10 model fine-tuned on 5 points, after 1/5/10 steps
     assert all(r['maml_k10@5'][s] < v for s, v in paper.items()), r['maml_k10@5']
+
+
+@pytest.mark.slow
+def test_paper_five_point_table_safeguarded(tmp_path):
+    "With the safeguarded inner step, the protocol run on 5-point tasks beats the paper's means with no task diverged."
+    runs = fidelity(tmp_path, '--runs', 'maml_k10', raw=True)
+    st = runs['maml_k10']['at_5_shots']['safeguarded']['steps']
+    paper = {'1': 0.67, '5': 0.38, '10': 0.35}
+    assert all(st[s]['mean'] < v and st[s]['diverged'] == 0 for s, v in paper.items()), st
+    k10 = runs['maml_k10']['safeguarded']['steps']
+    assert k10['1']['mean'] <= 0.40 and k10['10']['mean'] <= 0.15, k10
+
+
+def test_safeguard_results_schema():
+    "results/fidelity_safeguard.json: at least three seeds, plain and safeguarded side by side, each row stamped."
+    r = json.loads((ROOT/'results'/'fidelity_safeguard.json').read_text())
+    assert r['steps'] == 70000 and r['eval_tasks'] == 1000 and len(r['runs']) >= 3
+    for name, run in r['runs'].items():
+        pv = run['provenance']
+        assert len(pv['commit']) == 40 and pv['threads'] == 1 and pv['torch'] and pv['numpy'] and pv['cpu'] and pv['command'], name
+        for block in (run['safeguarded'], run['at_5_shots']['safeguarded']):
+            assert block['eval_command'].endswith('--safeguard') and sorted(block['steps'], key=int) == ['0', '1', '5', '10'], name
 
 
 def test_saved_results_schema():
