@@ -15,14 +15,18 @@ def _check(score: str):
     assert not re.search(r'nan|inf|e\+', score, re.I), score
 
 
-@pytest.fixture(scope='module')
-def app():
+def _app(name):
+    "A lesson's app with a tiny live training, on one thread; closed after the module's tests."
     import torch
     torch.set_num_threads(1)
-    from metamr_nb.widgets import SinusoidApp
-    a = SinusoidApp(train_steps=10, redraw_every=5)
+    import metamr_nb.widgets as w
+    a = getattr(w, name)(train_steps=10, redraw_every=5)
     yield a
     a.close()
+
+
+@pytest.fixture(scope='module')
+def app(): yield from _app('SinusoidApp')
 
 
 # the sinusoid lesson's suggestions (nbs/tutorials/sinusoid_adaptation.ipynb, "Things to try"), as slider settings
@@ -55,13 +59,7 @@ SHAPE_TRIES = {'inside, 0 steps': dict(mode='inside', steps=0), 'K = 4': dict(mo
 
 
 @pytest.fixture(scope='module')
-def shapes():
-    import torch
-    torch.set_num_threads(1)
-    from metamr_nb.widgets import ShapeApp
-    a = ShapeApp(train_steps=10, redraw_every=5)
-    yield a
-    a.close()
+def shapes(): yield from _app('ShapeApp')
 
 
 @pytest.mark.parametrize('name', list(SHAPE_TRIES))
