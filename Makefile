@@ -9,7 +9,7 @@ PORT    ?= 8888
 APP_PORT ?= 8866
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup lab app test test-busy test-slow docs readme nbs clean-nbs reproduce
+.PHONY: setup lab app test test-busy test-slow docs readme nbs clean-nbs reproduce image
 
 $(STAMP): settings.ini setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ test-slow: setup
 ROW ?= maml_k10
 reproduce: setup
 	$(BIN)/python scripts/reproduce.py $(ROW)
+
+# The classroom image (Dockerfile) on a machine without a registry: Debian base by debootstrap, local wheels.
+# docker run -p 8888:8888 metamr_nb (JupyterLab), ... metamr_nb app (Voilà), ... metamr_nb test (the tests).
+image: setup
+	PYTHON=$(BIN)/python bash scripts/container.sh metamr_nb:latest
 
 # Offline docs site into _docs/ (Quarto's nbdev_docs where quarto is installed, else smalldocs).
 docs: setup

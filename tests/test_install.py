@@ -4,8 +4,9 @@ The wheel is built from this checkout (`pip wheel --no-deps`), installed with it
 throwaway virtual environment, and then every module is imported and the four console scripts run `--help` and a
 tiny job there. A module that imports a dev-only package (fastcore used to be one), or a console script that needs
 one, fails here. The only limits are generous timeouts that catch a hang; pip's cache and the torch file on disk make
-the install take about a minute on a quiet machine."""
-import os, pkgutil, subprocess, sys, venv
+the install take about a minute on a quiet machine. Where no package index can be reached at all (inside the classroom
+image, whose network may not trust this machine's proxy), the tests skip and say so."""
+import os, pkgutil, re, subprocess, sys, venv
 from pathlib import Path
 import pytest
 
@@ -28,7 +29,11 @@ def plain(tmp_path_factory):
     wheel, = (tmp/'wheel').glob('metamr_nb-*.whl')
     venv.create(tmp/'venv', with_pip=True)
     bin_ = tmp/'venv'/'bin'
-    _run([bin_/'python', '-m', 'pip', 'install', '-q', wheel], timeout=1800)  # its requirements only, from the package index
+    r = subprocess.run([str(bin_/'python'), '-m', 'pip', 'install', '-q', str(wheel)], capture_output=True, text=True, env=ENV,
+                       timeout=1800)  # its requirements only, from the package index
+    if r.returncode and re.search(r'SSLError|ProxyError|NewConnectionError|ConnectTimeout|Temporary failure in name resolution', r.stderr):
+        pytest.skip(f"no package index can be reached from here, so a plain install cannot be tried: {r.stderr.strip().splitlines()[-1][:200]}")
+    assert r.returncode == 0, f"pip install {wheel.name} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
     work = tmp/'work'; work.mkdir()
     return bin_, work
 
