@@ -29,7 +29,7 @@ def plain(tmp_path_factory):
     wheel, = (tmp/'wheel').glob('metamr_nb-*.whl')
     venv.create(tmp/'venv', with_pip=True)
     bin_ = tmp/'venv'/'bin'
-    r = subprocess.run([str(bin_/'python'), '-m', 'pip', 'install', '-q', str(wheel)], capture_output=True, text=True, env=ENV,
+    r = subprocess.run([str(bin_/'python'), '-m', 'pip', 'install', '-q', '--no-compile', str(wheel)], capture_output=True, text=True, env=ENV,
                        timeout=1800)  # its requirements only, from the package index
     if r.returncode and re.search(r'SSLError|ProxyError|NewConnectionError|ConnectTimeout|Temporary failure in name resolution', r.stderr):
         pytest.skip(f"no package index can be reached from here, so a plain install cannot be tried: {r.stderr.strip().splitlines()[-1][:200]}")
