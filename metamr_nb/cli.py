@@ -570,8 +570,9 @@ def _check_resume(out:Path, o:dict, fail):
     if diff: fail(f"--resume: {out/'config.json'} does not match the configuration stored in the checkpoint ({diff[0]}"
                   f"{f'; and {len(diff) - 1} more' if len(diff) > 1 else ''}); it was edited or mixed with another run's: "
                   f"restore it from a copy of the run, or train a new run")
-    if o.get('data') and o.get('data_sha256') and Path(o['data']).exists() and file_sha256(o['data']) != o['data_sha256']:
-        fail(f"the task set {o['data']} has changed since the run started (SHA-256 {file_sha256(o['data'])[:16]}…, the run "
+    digest = file_sha256(o['data']) if o.get('data') and o.get('data_sha256') and Path(o['data']).exists() else None
+    if digest is not None and digest != o['data_sha256']:
+        fail(f"the task set {o['data']} has changed since the run started (SHA-256 {digest[:16]}…, the run "
              f"recorded {o['data_sha256'][:16]}…); put the original file back, or train a new run on this one")
     if ck['step'] >= o['steps']: fail(f"the run in {out} is already at step {ck['step']}; ask for more with --steps N > {ck['step']}")
     return ck

@@ -296,8 +296,9 @@ def _check_sizes(path, zf, max_bytes):
         raise TaskSetFormatError(f"{path} expands to {_gb(total)} of arrays, over the {_gb(limit)} limit for a task set "
                                  f"(a guard against forged and zip-bomb files); if the file is genuine, raise the limit: "
                                  f"METAMR_MAX_TASKSET_BYTES={total} (or TaskSet.load(path, max_bytes=...))")
-    if total > available_memory():
-        raise TaskSetFormatError(f"{path} expands to {_gb(total)} of arrays, more than the {_gb(available_memory())} of "
+    have = available_memory()
+    if total > have:
+        raise TaskSetFormatError(f"{path} expands to {_gb(total)} of arrays, more than the {_gb(have)} of "
                                  f"memory available; load it on a larger machine or sample a smaller set")
     return total
 
