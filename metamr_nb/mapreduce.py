@@ -268,10 +268,10 @@ def safeguard_step(loss_of, # loss_of(params) → support loss: one number per t
     if lazy and bool(ok.all()): return plain
     if lazy and loss_of_tasks is not None and ok.dim() == 1 and not torch.is_grad_enabled():
         return _halve_unsettled(loss_of_tasks, p, g, plain, lr, l0, ok, halvings)
-    steps = [(lr*0.5**j, None) for j in range(1, halvings + 1)]
+    steps = [lr*0.5**j for j in range(1, halvings + 1)]  # the halved step sizes, largest first
     if lazy:  # halve while some task is unsettled; `done` marks tasks that took a step (or the plain one)
         chosen, done = dict(p), ok.clone()
-        for j, (s, _) in enumerate(steps):
+        for s in steps:
             c = {k: p[k] - s*g[k] for k in p}
             with torch.no_grad(): okj = (loss_of(c) <= l0) & ~done
             chosen = {k: _pick(okj, c[k], chosen[k]) for k in p}
@@ -279,7 +279,7 @@ def safeguard_step(loss_of, # loss_of(params) → support loss: one number per t
             if bool(done.all()): break
     else:  # every halving for every task; from the smallest step up, so the largest one that helps wins
         chosen = dict(p)
-        for s, _ in reversed(steps):
+        for s in reversed(steps):
             c = {k: p[k] - s*g[k] for k in p}
             with torch.no_grad(): okj = loss_of(c) <= l0
             chosen = {k: _pick(okj, c[k], chosen[k]) for k in p}
