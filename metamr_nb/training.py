@@ -387,12 +387,18 @@ class RunLock:
 
 # %% ../nbs/06_training.ipynb #00ec6b82
 def _cpu_model() -> str:
+    "The CPU's model name, with its vendor, family, model and stepping (a hypervisor may show only 'AMD EPYC')."
+    info = {}
     try:
         for line in open('/proc/cpuinfo'):
-            if line.startswith('model name'): return line.split(':', 1)[1].strip()
+            if not line.strip(): break  # the first processor is enough
+            k, _, v = line.partition(':'); info.setdefault(k.strip(), v.strip())
     except OSError: pass
-    import platform
-    return platform.processor() or platform.machine()
+    if 'model name' not in info:
+        import platform
+        return platform.processor() or platform.machine()
+    ids = ' '.join(f"{k.split()[-1]} {info[k]}" for k in ('cpu family', 'model', 'stepping') if k in info)
+    return f"{info['model name']} ({info.get('vendor_id', '?')} {ids})" if ids else info['model name']
 
 def provenance(command=None) -> dict: # the command that made the result (default: this process's)
     "The commit, versions, CPU, threads and command behind a result, for its results file."
@@ -407,7 +413,10 @@ def provenance(command=None) -> dict: # the command that made the result (defaul
     cmd = command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]]
     return {'commit': commit, 'dirty': dirty, 'metamr_nb': __version__, 'python': platform.python_version(),
             'torch': torch.__version__, 'numpy': np.__version__, 'cpu': _cpu_model(), 'machine': platform.machine(),
+            # the vector instructions torch's kernels dispatch to: results in the last bits differ between them
+            'cpu_capability': torch.backends.cpu.get_cpu_capability(),
             'threads': torch.get_num_threads(), 'command': cmd if isinstance(cmd, str) else ' '.join(map(str, cmd))}
+
 
 # %% ../nbs/06_training.ipynb #8ec62db6
 # cli settings a resume may change (anneal_steps and data_sha256 are recorded by the first resume: the learner's own

@@ -41,8 +41,10 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     import metamr_nb
+    from metamr_nb.training import provenance
+    cmd = 'python scripts/compare.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     res = {'version': metamr_nb.__version__, 'python': platform.python_version(), 'torch': torch.__version__,
-           'command': 'python scripts/compare.py ' + ' '.join(sys.argv[1:] if argv is None else argv),
+           'command': cmd, 'provenance': provenance(cmd),
            'steps': a.steps, 'meta_batch': a.meta_batch, 'tasks_seen': a.steps*a.meta_batch, 'eval_tasks': a.tasks,
            'runs': {}}
     for setup, (mkfam, K, Q, learners) in SETUPS.items():

@@ -214,8 +214,10 @@ def main(argv=None):
     if first and not first['reused']:  # trained just above: keep that record of it
         pre_rec.update({k: v for k, v in first.items() if k in ('seconds', 'reused', 'final_train_loss')})
     torch.set_num_threads(a.threads)
+    from metamr_nb.training import provenance
+    cmd = 'python scripts/shape_kinds.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     res = {'version': metamr_nb.__version__, 'python': platform.python_version(), 'torch': torch.__version__,
-           'command': 'python scripts/shape_kinds.py ' + ' '.join(sys.argv[1:] if argv is None else argv),
+           'command': cmd, 'provenance': provenance(cmd),
            'quick': a.quick, 'ways': a.ways, 'queries': a.queries, 'hidden': a.hidden, 'meta_batch': a.meta_batch,
            'meta_steps': a.steps, 'seed': a.seed, 'pretrained_start': a.pretrained_start, 'tasks': a.tasks, 'eval_seed': SEED, 'eval_steps': steps, 'baseline_lrs': list(BASE_LRS),
            'pretrained': pre_rec, 'runs': {}, 'results': []}

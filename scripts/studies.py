@@ -342,6 +342,7 @@ def main(argv=None):
     a.tasks = a.tasks or (20 if a.quick else 500)
     a.runs_dir = a.runs_dir or str(Path(a.out)/'runs' if a.quick else ROOT/'runs'/'studies')
     import torch, metamr_nb
+    from metamr_nb.training import provenance
     torch.set_num_threads(1)
     ctx = Ctx(a)
     proto = ['--algo', 'maml', '--shots', '10', '--inner-steps', '1', '--inner-lr', '0.01', '--outer-opt', 'adam',
@@ -381,7 +382,8 @@ def main(argv=None):
                 'reproduction': []}[name]
         d = {'study': name, 'question': QUESTIONS[name], 'command': cmd, 'seed': {'train': 0, 'eval_tasks': SEED},
              'version': metamr_nb.__version__, 'python': platform.python_version(), 'quick': a.quick, 'tasks': a.tasks,
-             'runs': {k: ctx.runs[k] for k in used}, **body, 'seconds': round(time.perf_counter() - t, 1)}
+             'runs': {k: ctx.runs[k] for k in used}, **body, 'seconds': round(time.perf_counter() - t, 1),
+             'provenance': provenance(cmd)}
         check(name, d)
         (Path(a.out)/f'{name}.json').write_text(json.dumps(d, indent=1, allow_nan=True) + '\n')
         print(f'{name}: {d["seconds"]:.1f} s -> {rel(Path(a.out)/(name + ".json"))}', flush=True)
