@@ -13,12 +13,13 @@ from .tasks import TaskSet
 from .mapreduce import MapResult, as_batch
 from .learners import LEARNERS, OPTIMIZERS, Learner, make_learner
 from .training import Callback, Trainer, TrainingDiverged, load_checkpoint
+from .runs import build_training, fail_as, load_options, save_options
 
 # %% auto #0
 __all__ = ['shard_bounds', 'shard_batch', 'ShardedLearner', 'in_torchrun', 'pick_backend', 'init_distributed', 'restart_count',
            'InjectedFault', 'spread', 'params_in_sync', 'fit_distributed', 'LaunchError', 'free_port', 'check_port',
-           'torchrun_command', 'launch', 'failure_report', 'rank_options', 'main', 'max_param_diff', 'bench_rank',
-           'bench_main', 'scaling_benchmark', 'format_scaling']
+           'torchrun_command', 'launch', 'failure_report', 'run_rank', 'train_job', 'main', 'max_param_diff',
+           'bench_rank', 'bench_main', 'scaling_benchmark', 'format_scaling']
 
 # %% ../nbs/08_distributed.ipynb #3b25003a
 def shard_bounds(n:int, # tasks in the meta-batch
@@ -312,25 +313,15 @@ def failure_report(torchrun_stderr:str) -> str:
             f"torchrun stopped the other ranks")
 
 # %% ../nbs/08_distributed.ipynb #d16e91f8
-def rank_options(argv:list): # `metamr_train`'s arguments
-    "`metamr_train`'s options as one rank resolves them: `(options, family, fail, resume)`; a restarted job resumes."
-    from metamr_nb.cli import resolve_train_options, train_parser, _join_negative
-    p = train_parser()
-    args, _ = p.parse_known_args(_join_negative(list(argv), p.value_flags))
-    out = Path(args.out)
-    resume = args.resume or (restart_count() > 0 and (out/'checkpoint.pt').exists() and (out/'config.json').exists())
-    o, family, fail, _, _ = resolve_train_options(list(argv), resume=resume)
-    return o, family, fail, resume
-
-def main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
-    "`python -m metamr_nb.distributed`: one rank of a `metamr_train` job under torchrun; outside torchrun, `metamr_train` itself."
-    argv = [str(x) for x in (sys.argv[1:] if argv is None else argv)]
-    if argv[:1] == ['bench']: return bench_main(argv[1:])
-    from metamr_nb import cli
-    if not in_torchrun(): return cli.train_main(argv)
-    rank = int(os.environ['RANK'])
-    o, family, fail, resume = rank_options(argv)
-    trainer = cli.build_training(dict(o, quiet=o['quiet'] or rank != 0), fail, family)
+def run_rank(o:dict, # resolved, checked options (`runs.new_options` or `runs.resumed_options`)
+             family=None, # the task family (None with a fixed task set)
+             fail=None): # fail(message) for a one-line error (default: `runs.fail_as('metamr_train')`)
+    "Train as one rank of a torchrun job: build the trainer `o` describes, train with the other ranks, leave. A restarted job resumes."
+    rank = int(os.environ.get('RANK', 0))
+    fail = fail or fail_as('metamr_train')
+    out = Path(o['out'])
+    resume = bool(o.get('resume')) or (restart_count() > 0 and (out/'checkpoint.pt').exists() and (out/'config.json').exists())
+    trainer = build_training(dict(o, resume=resume, quiet=o['quiet'] or rank != 0), fail, family)
     try: st = fit_distributed(trainer, o['steps'], resume=resume, backend=os.environ.get('METAMR_BACKEND', 'auto'))
     except TrainingDiverged as e:
         print(f"[rank {rank}] {e}", file=sys.stderr); _exit_rank(1)
@@ -339,6 +330,30 @@ def main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
               f"({st['steps_per_s']:.0f} steps/s; per step: map {st['map_ms']:.1f} ms, all-reduce {st['allreduce_ms']:.2f} ms); "
               f"run: {o['out']}", flush=True)
     _exit_rank(0)
+
+def train_job(o:dict, # resolved, checked options; `o['nproc']` ranks on this machine
+              family=None, # the task family (None with a fixed task set)
+              **kwargs) -> int: # passed to `launch` (port, max_restarts, nnodes, host, job_id, env, ...)
+    "Launch a training job whose ranks receive `o` (a JSON file, removed afterwards); returns torchrun's exit status."
+    fd, path = tempfile.mkstemp(prefix='metamr_options_', suffix='.json')
+    os.close(fd)
+    try:
+        save_options(path, o, family)
+        return launch(o['nproc'], ['--options', path], **kwargs)
+    finally: Path(path).unlink(missing_ok=True)
+
+def main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
+    "`python -m metamr_nb.distributed --options FILE`: one rank of a training job (`train_job` writes FILE); `... bench`: the benchmark."
+    argv = [str(x) for x in (sys.argv[1:] if argv is None else argv)]
+    if argv[:1] == ['bench']: return bench_main(argv[1:])
+    if len(argv) != 2 or argv[0] != '--options':
+        fail_as('python -m metamr_nb.distributed')(
+            f"expected --options FILE (the resolved options that metamr_train --nproc N writes), got {' '.join(argv) or 'nothing'}; "
+            f"to train on N ranks run metamr_train --nproc N ..., or torchrun --nproc-per-node N --no-python metamr_train ...")
+    try: o, family = load_options(argv[1])
+    except (OSError, ValueError, KeyError) as e:
+        fail_as('python -m metamr_nb.distributed')(f"cannot read the options file {argv[1]} ({type(e).__name__}: {e})")
+    return run_rank(o, family)
 
 def _exit_rank(code:int):
     "Leave a finished rank at once: everything is written and the process group is gone; interpreter teardown is skipped."

@@ -8,7 +8,7 @@ Each run is `metamr_train ...` then `metamr_eval ... --sharpness --json`; every 
 numbers and where they came from (commit, versions, CPU, threads: `provenance`) are stored with the results."""
 import argparse, json, math, os, platform, subprocess, sys, time
 from pathlib import Path
-from metamr_nb.cli import EVAL_SEED, eval_tasks  # every run is scored on the tasks metamr_eval draws (its default seed)
+from metamr_nb.runs import EVAL_SEED, eval_tasks  # every run is scored on the tasks metamr_eval draws (its default seed)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from metamr_nb.cli import EVAL_SEED as SEED  # the evaluation tasks' seed (metamr_eval's default); training uses --seed (0)
+from metamr_nb.runs import EVAL_SEED as SEED  # the evaluation tasks' seed (metamr_eval's default); training uses --seed (0)
 
 # learner -> metamr_train options (beyond family, shots, size); the inner step sizes are the MAML Omniglot ones (0.4)
 # for one step and a smaller one for Reptile's five

@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PI = math.pi
-from metamr_nb.cli import EVAL_SEED as SEED, eval_tasks  # the evaluation tasks: metamr_eval's draw (training uses seed 0)
+from metamr_nb.runs import EVAL_SEED as SEED, eval_tasks  # the evaluation tasks: metamr_eval's draw (training uses seed 0)
 PUBLISHED = {'source': 'Finn, Abbeel & Levine 2017, MAML, table 2 (sinusoid regression on 5-point tasks; by its section '
                        '5.1 and appendix B, the model meta-trained with K = 10, fine-tuned on K = 5 points)',
              'train_shots': 10, 'shots': 5, 'steps': {'1': 0.67, '5': 0.38, '10': 0.35}}

@@ -14,10 +14,22 @@ ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONIOENCODING': 'utf-8', 'PYTHO
 RUN = ['--steps', '10', '--meta-batch', '7', '--ckpt-every', '5', '--eval-every', '0', '--val-tasks', '10', '--quiet']
 SGD = ['--algo', 'reptile', '--outer-opt', 'sgd', '--outer-lr', '1', *RUN]   # Reptile's own form: SGD, ε = 1 annealed
 ADAM = ['--algo', 'maml', '--outer-opt', 'adam', '--outer-lr', '0.01', *RUN]
-LAUNCH = "import sys; from metamr_nb.distributed import launch; sys.exit(launch(2, sys.argv[1:], max_restarts=1))"
+TRAIN = "from metamr_nb.cli import train_main; train_main()"   # metamr_train, with this interpreter
 
 
-def _cmd(args): return [sys.executable, '-m', 'metamr_nb.distributed', *map(str, args)]
+def _cmd(args): return [sys.executable, '-c', TRAIN, *map(str, args)]
+
+
+def _torchrun(args, port):
+    "torchrun started by hand, running metamr_train as the program of each of 2 ranks (--no-python)."
+    exe = Path(sys.executable).parent/'metamr_train'
+    return [sys.executable, '-m', 'torch.distributed.run', '--nproc-per-node=2', '--rdzv-backend=c10d',
+            f'--rdzv-endpoint=127.0.0.1:{port}', '--monitor-interval=0.5', '--no-python', str(exe), *map(str, args)]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 
 class Job:
@@ -39,7 +51,8 @@ def jobs(tmp_path_factory):
     fail = {'METAMR_FAIL_AT': '1:7'}   # rank 1 exits with code 3 after step 7, in the job's first attempt
     started = {
         'fault': Job(_cmd(SGD + ['--nproc', 2, '--out', tmp/'fault']), fail),
-        'restart': Job([sys.executable, '-c', LAUNCH, *SGD, '--nproc', 2, '--out', tmp/'restart'], fail),
+        'restart': Job(_cmd(SGD + ['--nproc', 2, '--max-restarts', 1, '--out', tmp/'restart']), fail),
+        'hand': Job(_torchrun(SGD + ['--out', tmp/'hand'], _free_port())),
         'two': Job(_cmd(SGD + ['--nproc', 2, '--out', tmp/'two'])),
         'adam_two': Job(_cmd(ADAM + ['--nproc', 2, '--out', tmp/'adam_two'])),
     }
@@ -123,11 +136,29 @@ def test_max_restarts_resumes_automatically(jobs):
     assert _diff(tmp/'restart', tmp/'two') == 0
 
 
+def test_torchrun_by_hand_runs_metamr_train_as_ranks(jobs):
+    "torchrun --no-python metamr_train ...: each rank resolves the command line itself; the same parameters bit for bit."
+    tmp, res = jobs
+    assert 'on 2 ranks' in _ok(res['hand']).stdout
+    assert _diff(tmp/'hand', tmp/'two') == 0
+
+
 def test_world_size_zero_is_a_clear_error(tmp_path, capsys):
-    from metamr_nb.distributed import main
-    with pytest.raises(SystemExit) as e: main(SGD + ['--nproc', 0, '--out', tmp_path/'zero'])
+    from metamr_nb.cli import train_main
+    with pytest.raises(SystemExit) as e: train_main([str(a) for a in SGD + ['--nproc', 0, '--out', tmp_path/'zero']])
     assert e.value.code == 2
     assert '--nproc is 0; it must be at least 1' in capsys.readouterr().err
+
+
+def test_ranks_take_options_not_a_command_line(tmp_path, capsys):
+    "python -m metamr_nb.distributed reads the resolved options (a JSON file); a command line gets a message naming the fix."
+    from metamr_nb.distributed import main
+    with pytest.raises(SystemExit) as e: main(SGD + ['--out', str(tmp_path/'x')])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and 'expected --options FILE' in err and 'metamr_train --nproc N' in err, err
+    with pytest.raises(SystemExit) as e: main(['--options', str(tmp_path/'missing.json')])
+    assert e.value.code == 2 and 'cannot read the options file' in capsys.readouterr().err
+    assert not (tmp_path/'x').exists()
 
 
 def test_launch_rejects_bad_input():
