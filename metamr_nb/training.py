@@ -15,9 +15,9 @@ from .mapreduce import as_batch, map_vmap
 from .learners import Learner
 
 # %% auto #0
-__all__ = ['RESUME_FREE', 'Callback', 'Recorder', 'TrainingDiverged', 'adapted_query_loss', 'CheckpointError', 'state_digest',
-           'previous_checkpoint', 'save_checkpoint', 'load_checkpoint', 'fall_back', 'start_from', 'zero_head',
-           'Trainer', 'RunLocked', 'RunLock', 'provenance', 'config_differences']
+__all__ = ['ARITHMETIC_ENV', 'RESUME_FREE', 'Callback', 'Recorder', 'TrainingDiverged', 'adapted_query_loss', 'CheckpointError',
+           'state_digest', 'previous_checkpoint', 'save_checkpoint', 'load_checkpoint', 'fall_back', 'start_from',
+           'zero_head', 'Trainer', 'RunLocked', 'RunLock', 'provenance', 'config_differences']
 
 # %% ../nbs/06_training.ipynb #4fb2ecb2
 class Callback:
@@ -400,6 +400,8 @@ def _cpu_model() -> str:
     ids = ' '.join(f"{k.split()[-1]} {info[k]}" for k in ('cpu family', 'model', 'stepping') if k in info)
     return f"{info['model name']} ({info.get('vendor_id', '?')} {ids})" if ids else info['model name']
 
+ARITHMETIC_ENV = ('ATEN_CPU_CAPABILITY',)  # environment variables that change which kernels torch runs
+
 def provenance(command=None) -> dict: # the command that made the result (default: this process's)
     "The commit, versions, CPU, threads and command behind a result, for its results file."
     import platform, subprocess
@@ -411,11 +413,14 @@ def provenance(command=None) -> dict: # the command that made the result (defaul
     commit = git('rev-parse', 'HEAD') or None
     dirty = bool(git('status', '--porcelain', '--untracked-files=no', '--', 'metamr_nb', 'scripts')) if commit else None
     cmd = command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]]
+    cmd = cmd if isinstance(cmd, str) else ' '.join(map(str, cmd))
+    # settings in the environment that change the arithmetic (ATEN_CPU_CAPABILITY=default: torch's kernels without AVX)
+    env = {k: os.environ[k] for k in ARITHMETIC_ENV if os.environ.get(k)}
     return {'commit': commit, 'dirty': dirty, 'metamr_nb': __version__, 'python': platform.python_version(),
             'torch': torch.__version__, 'numpy': np.__version__, 'cpu': _cpu_model(), 'machine': platform.machine(),
             # the vector instructions torch's kernels dispatch to: results in the last bits differ between them
             'cpu_capability': torch.backends.cpu.get_cpu_capability(),
-            'threads': torch.get_num_threads(), 'command': cmd if isinstance(cmd, str) else ' '.join(map(str, cmd))}
+            'threads': torch.get_num_threads(), 'command': ' '.join([*(f'{k}={v}' for k, v in env.items()), cmd])}
 
 
 # %% ../nbs/06_training.ipynb #8ec62db6
