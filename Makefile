@@ -76,4 +76,8 @@ readme: setup
 # One or a few: make nbs NB=nbs/01_signals.ipynb (a notebook that raises stops it and is left as it was).
 nbs: setup
 	$(BIN)/python scripts/run_nbs.py $(NB)
-	$(BIN)/nbdev_clean
+	$(BIN)/python scripts/clean_nbs.py
+
+# The clean step: nbdev_clean, and the saved widget state stripped (run before every commit; make test checks it).
+clean-nbs: setup
+	$(BIN)/python scripts/clean_nbs.py

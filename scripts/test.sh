@@ -11,21 +11,22 @@ snapshot() {  # content hash of every file under nbs/ and metamr_nb/, tracked or
        -not -name nbdev.yml -not -name sidebar.yml -print0 | sort -z | xargs -0 sha1sum
 }
 
-step "1/4 notebooks and metamr_nb/ in sync (nbdev_clean + nbdev_export change nothing)"
+step "1/4 notebooks and metamr_nb/ in sync (the clean step + nbdev_export change nothing)"
+python scripts/clean_nbs.py --check || { echo "FAIL: saved widget state in the notebooks above: run make clean-nbs"; exit 1; }
 before=$(snapshot)
-nbdev_clean
+python scripts/clean_nbs.py
 nbdev_export
 after=$(snapshot)
 if [ "$before" != "$after" ]; then
-  echo "FAIL: nbdev_clean/nbdev_export changed these files:"
+  echo "FAIL: the clean step (scripts/clean_nbs.py) or nbdev_export changed these files:"
   diff <(echo "$before") <(echo "$after") | sed -n 's/^> [0-9a-f]*  /  /p'
-  echo "Edit the notebooks (never metamr_nb/*.py), run nbdev_export and nbdev_clean, and commit both."
+  echo "Edit the notebooks (never metamr_nb/*.py), run nbdev_export and make clean-nbs, and commit both."
   exit 1
 fi
 if [ "${CI:-}" = "true" ]; then
   dirty=$(git status --porcelain --untracked-files=all -- nbs metamr_nb)
   if [ -n "$dirty" ]; then
-    echo "FAIL: in CI the clone must stay clean after nbdev_export + nbdev_clean:"; echo "$dirty"; exit 1
+    echo "FAIL: in CI the clone must stay clean after nbdev_export + the clean step:"; echo "$dirty"; exit 1
   fi
 fi
 echo "ok: in sync"
