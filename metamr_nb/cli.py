@@ -7,34 +7,24 @@ __all__ = ['Option', 'family_options', 'data_parser', 'add_family_options', 'fam
            'train_parser', 'resolve_train_options', 'train_main', 'eval_parser', 'eval_main', 'bench_main']
 
 # %% ../nbs/10_cli.ipynb #aaaa75f8
-import argparse, errno, inspect, io, json, math, os, re, sys, textwrap, tokenize
+import argparse, inspect, io, json, math, os, re, sys
 from dataclasses import dataclass
+from fastcore.docments import docments
 from pathlib import Path
 from .tasks import TaskSetError
 from .signals import FAMILIES, make_family
 from . import shapes  # registers the shape families ('inside', 'shape_kinds') in FAMILIES
 from .runs import (ALGO_DEFAULTS, EVAL_SEED, build_training, check_memory, check_new_out, check_resume, check_train_args,
-                            eval_tasks, last_checkpoint, new_options, numeric_tasks, resumed_options, save_options, task_bytes,
+                            eval_tasks, last_checkpoint, new_options, numeric_tasks, resumed_options, task_bytes,
                             task_kind, threads, write_failed)
 
 
 # %% ../nbs/10_cli.ipynb #b96c3688
 def _comments(fn):
-    "Parameter name -> the comment after it in `fn`'s signature (docments style); {} without source."
-    try: src = textwrap.dedent(inspect.getsource(fn))
+    "Parameter name -> the comment after it in `fn`'s signature (fastcore's `docments`); {} without source."
+    try: docs = docments(fn)
     except (OSError, TypeError): return {}
-    names, out = set(inspect.signature(fn).parameters), {}
-    depth, cur, prev, started = 0, None, None, False
-    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
-        if tok.type == tokenize.NAME and tok.string == 'def': started = True
-        elif not started: continue
-        elif tok.type == tokenize.OP and tok.string in ('(', '[', '{'): depth += 1
-        elif tok.type == tokenize.OP and tok.string in (')', ']', '}'): depth -= 1
-        elif tok.type == tokenize.NAME and depth == 1 and prev in ('(', ',') and tok.string in names: cur = tok.string
-        elif tok.type == tokenize.COMMENT and cur and cur not in out: out[cur] = tok.string.lstrip('#').strip()
-        elif tok.type == tokenize.NEWLINE: break
-        if tok.type not in (tokenize.NL, tokenize.COMMENT): prev = tok.string
-    return out
+    return {k: v for k, v in docs.items() if v is not None and k not in ('self', 'return')}
 
 # %% ../nbs/10_cli.ipynb #59983123
 _KINDS = {'tuple': 'range', 'float': 'float', 'int': 'int', 'bool': 'flag', 'list': 'list'}

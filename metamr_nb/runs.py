@@ -11,7 +11,7 @@ __all__ = ['SEED_MAX', 'ALGO_DEFAULTS', 'BASE_DEFAULTS', 'RESUME_SETTINGS', 'EVA
 # %% ../nbs/07b_runs.ipynb #9ed59f9f
 import errno, json, os, sys
 from pathlib import Path
-from .tasks import TaskSetError, available_memory, file_sha256
+from .tasks import available_memory, file_sha256
 from .signals import make_family
 from . import shapes  # registers the shape families ('inside', 'shape_kinds') in FAMILIES
 
