@@ -8,6 +8,8 @@ STAMP   := $(VENV)/.metamr-installed
 PORT    ?= 8888
 APP_PORT ?= 8866
 CHROMIUM := /usr/bin/chromium
+# one torch thread for Lab, the apps and the notebooks: tiny models run faster without intra-op threads (03_models)
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: setup lab app test test-busy test-slow docs readme nbs clean-nbs reproduce image
 

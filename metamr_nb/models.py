@@ -12,8 +12,6 @@ from torch.func import functional_call
 __all__ = ['ACTIVATIONS', 'INITS', 'MODELS', 'ModelError', 'MLP', 'ConvNet', 'params_of', 'fforward', 'build_model']
 
 # %% ../nbs/03_models.ipynb #b1631d05
-torch.set_num_threads(1)  # tiny models: intra-op threads cost more than they give (see the benchmark)
-
 ACTIVATIONS = {'relu': nn.ReLU, 'tanh': nn.Tanh, 'gelu': nn.GELU, 'silu': nn.SiLU}
 # how an MLP's parameters start
 INITS = {'torch': "PyTorch's default: weights and biases ~ U(±1/√fan_in)",

@@ -34,6 +34,7 @@ def kernel_env() -> dict:
     env['PYTHONPATH'] = os.pathsep.join([str(ROOT)] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
     env['PATH'] = os.pathsep.join([str(Path(sys.executable).parent), env.get('PATH', '')])
     env.setdefault('PYTHONHASHSEED', '0')
+    env.setdefault('OMP_NUM_THREADS', '1')  # as make lab and make test run them: one torch thread (03_models)
     return env
 
 

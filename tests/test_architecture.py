@@ -28,3 +28,16 @@ def test_the_checks_find_what_they_should(tmp_path):
     src.write_text("from .tasks import TaskSet\nimport metamr_nb.cnp\nfrom metamr_nb import cli\n"
                    "def f():\n    from metamr_nb.distributed import launch\n")
     assert module_imports(src) == {'tasks', 'cnp', 'cli', 'distributed'}
+
+
+def test_importing_leaves_torch_threads_alone():
+    "Importing every module changes no global torch setting (the thread count is the caller's: --threads, OMP_NUM_THREADS)."
+    import os, subprocess, sys
+    code = ("import torch; torch.set_num_threads(3); import importlib\n"
+            "from metamr_nb.layers import import_graph\n"
+            "for m in import_graph(): importlib.import_module(f'metamr_nb.{m}')\n"
+            "print(torch.get_num_threads())")
+    env = {k: v for k, v in os.environ.items() if k not in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')}
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == '3', out.stdout
