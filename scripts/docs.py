@@ -7,7 +7,7 @@
 
 Run from anywhere; it works on the project that holds this file (or --root). One project per process:
 nbdev's config is read from the current directory and cached."""
-import argparse, json, os, re, shutil, subprocess, sys, tempfile
+import argparse, html, json, os, re, shutil, subprocess, sys, tempfile
 from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,6 +128,35 @@ def _render_smalldocs(cache: Path, strict: bool = False) -> Path:
     return site.out
 
 
+_MATH = re.compile(r'<span class="math (inline|display)">\\[\(\[](.*?)\\[\)\]]</span>', re.S)
+_REMOTE_TAG = re.compile(r'<(?:script|link)\b[^>]*\b(?:src|href)="https?://[^"]*"[^>]*>(?:\s*</script>)?')
+_KATEX_INIT = re.compile(r'<script\b[^>]*>[^<]*renderMathInElement[^<]*</script>')
+_REMOTE_IMPORT = re.compile(r'@import\s+url\(\s*["\']?https?://[^)]*\)\s*;?')
+
+
+def offline(site: Path) -> dict:
+    """Make a built site complete offline: maths as MathML, rendered by the browser itself (latex2mathml, at build time,
+    instead of KaTeX's script, stylesheet and fonts from a CDN), and no script, stylesheet or font from another host
+    (the theme's web-font import is dropped: its font stack falls back to the system's fonts). Returns what it changed."""
+    from latex2mathml.converter import convert
+    counts = {'formulas': 0, 'remote tags': 0, 'remote imports': 0}
+    def math(m):
+        counts['formulas'] += 1
+        tex = html.unescape(m.group(2))
+        return f'<span class="math {m.group(1)}">{convert(tex, display="block" if m.group(1) == "display" else "inline")}</span>'
+    for f in site.rglob('*.html'):
+        s = f.read_text()
+        t = _MATH.sub(math, s)
+        t, k = _REMOTE_TAG.subn('', t); counts['remote tags'] += k
+        t = _KATEX_INIT.sub('', t)
+        if t != s: f.write_text(t)
+    for f in site.rglob('*.css'):
+        s = f.read_text()
+        t, k = _REMOTE_IMPORT.subn('', s); counts['remote imports'] += k
+        if t != s: f.write_text(t)
+    return counts
+
+
 def build_site(root: Path = ROOT, n_workers: int = 0, strict: bool = False) -> Path:
     "Render the site into `root/_docs` and return that folder; `strict`: fail on smalldocs warnings (broken links)."
     root = Path(root).resolve()
@@ -141,6 +170,9 @@ def build_site(root: Path = ROOT, n_workers: int = 0, strict: bool = False) -> P
         return root/'_docs'
     cache = _process(root, n_workers=n_workers)
     out = _render_smalldocs(cache, strict=strict)
+    done = offline(out)
+    print(f"offline: {done['formulas']} formulas as MathML, {done['remote tags']} remote script/stylesheet tags and "
+          f"{done['remote imports']} remote @imports removed", file=sys.stderr)
     dest = root/'_docs'
     shutil.rmtree(dest, ignore_errors=True)
     shutil.move(str(out), str(dest))

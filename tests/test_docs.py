@@ -214,3 +214,39 @@ def test_readme_is_made_from_index(copy):
         import difflib
         diff = ''.join(difflib.unified_diff(committed.splitlines(True), text.splitlines(True), 'README.md', 'from index.ipynb', n=1))
         pytest.fail(f'README.md is stale: run `make readme` (scripts/docs.py readme) and commit it.\n{diff[:3000]}')
+
+
+REMOTE = [re.compile(r'<(?:script|link|img|iframe|source)\b[^>]*\b(?:src|href)\s*=\s*"(?:https?:)?//[^"]+"', re.I),
+          re.compile(r'@import\s+(?:url\()?\s*["\']?(?:https?:)?//', re.I),
+          re.compile(r'url\(\s*["\']?(?:https?:)?//', re.I)]
+
+
+def test_site_needs_no_other_host(project):
+    "The built site loads no script, stylesheet, font or image from another host (links to other sites are fine)."
+    found = []
+    for f in sorted((project/'_docs').rglob('*')):
+        if f.suffix not in ('.html', '.css', '.js'): continue
+        text = f.read_text(encoding='utf-8', errors='replace')
+        for rx in REMOTE: found += [f"{f.relative_to(project)}: {m.group(0)[:120]}" for m in rx.finditer(text)]
+    assert not found, 'resources from other hosts:\n' + '\n'.join(found[:20])
+
+
+def test_math_is_mathml_and_renders_in_chromium(project):
+    "Maths is MathML in the page (no TeX left for a script to typeset), and Chromium lays it out: non-empty boxes."
+    page = project/'_docs'/'distributed.html'
+    text = page.read_text(encoding='utf-8')
+    assert text.count('<math') >= 3 and '\\(' not in text and '\\[' not in text
+    exe = '/usr/bin/chromium'
+    if not Path(exe).exists(): pytest.skip(f'{exe} is missing (apt-get install chromium): the layout check needs it')
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, headless=True, args=['--no-sandbox'])
+        try:
+            pg = b.new_page()
+            remote = []
+            pg.on('request', lambda r: remote.append(r.url) if not r.url.startswith(('file:', 'data:', 'about:')) else None)
+            pg.goto(page.as_uri())
+            boxes = pg.eval_on_selector_all('math', 'ms => ms.map(m => [m.getBoundingClientRect().width, m.getBoundingClientRect().height])')
+        finally: b.close()
+    assert boxes and all(w > 0 and h > 0 for w, h in boxes), boxes
+    assert not remote, remote
