@@ -89,8 +89,11 @@ def save_checkpoint(path, # the file to write
     state = {k: v for k, v in state.items() if k != 'sha256'}
     state['sha256'] = state_digest(state)
     path = Path(path)
-    if keep_previous and path.exists():  # a hard link (or a copy) renamed into place: both names always exist
-        prev = previous_checkpoint(path)
+    prev = previous_checkpoint(path)
+    # a hard link (or a copy) renamed into place: both names always exist. A writer killed between that rename and the
+    # write below leaves both names on one file; renaming a link onto another link of the same file does nothing (POSIX)
+    # and would leave the temporary link behind, so then there is nothing to do.
+    if keep_previous and path.exists() and not (prev.exists() and os.path.samefile(path, prev)):
         tmp = prev.with_name(f'.{prev.name}.{os.getpid()}-link.tmp')
         try: os.link(path, tmp)
         except OSError: shutil.copy2(path, tmp)
