@@ -13,7 +13,7 @@ import argparse, json, math, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RECORDS = [ROOT/'results'/'fidelity_safeguard.json', ROOT/'results'/'fidelity.json']
+RECORDS = [ROOT/'results'/'fidelity.json']
 
 
 def recorded(row, steps):
@@ -36,7 +36,7 @@ def blocks(r):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('row', help='a row of results/fidelity_safeguard.json or results/fidelity.json, e.g. maml_k10')
+    ap.add_argument('row', help='a row of results/fidelity.json, e.g. maml_k10')
     ap.add_argument('--steps', type=int, default=70000, help='meta-steps (default: the protocol, 70000)')
     a = ap.parse_args(argv)
     src, rec = recorded(a.row, a.steps)

@@ -101,14 +101,23 @@ def test_paper_five_point_table_safeguarded(tmp_path):
 
 
 def test_safeguard_results_schema():
-    "results/fidelity_safeguard.json: at least three seeds, plain and safeguarded side by side, each row stamped."
-    r = json.loads((ROOT/'results'/'fidelity_safeguard.json').read_text())
-    assert r['steps'] == 70000 and r['eval_tasks'] == 1000 and len(r['runs']) >= 3
+    "results/fidelity.json: every K = 10 MAML row has plain and safeguarded scores side by side; six protocol seeds."
+    r = json.loads((ROOT/'results'/'fidelity.json').read_text())
+    seeds = ['maml_k10'] + [f'maml_k10_seed{s}' for s in range(1, 6)]
+    assert set(seeds) <= set(r['runs']) and r['steps'] == 70000 and r['eval_tasks'] == 1000
     for name, run in r['runs'].items():
-        pv = run['provenance']
-        assert len(pv['commit']) == 40 and pv['threads'] == 1 and pv['torch'] and pv['numpy'] and pv['cpu'] and pv['command'], name
+        if not name.startswith('maml_k10'): continue
         for block in (run['safeguarded'], run['at_5_shots']['safeguarded']):
             assert block['eval_command'].endswith('--safeguard') and sorted(block['steps'], key=int) == ['0', '1', '5', '10'], name
+
+
+def test_other_kernels_results_schema():
+    "results/fidelity_isa.json: the protocol run under ATEN_CPU_CAPABILITY=default, recorded as such."
+    r = json.loads((ROOT/'results'/'fidelity_isa.json').read_text())
+    pv = r['runs']['maml_k10']['provenance']
+    assert pv['command'].startswith('ATEN_CPU_CAPABILITY=default ') and pv['cpu_capability'] == 'DEFAULT', pv
+    ref = json.loads((ROOT/'results'/'fidelity.json').read_text())['runs']['maml_k10']
+    assert ref['train_command'] == r['runs']['maml_k10']['train_command'].replace('fidelity_isa', 'fidelity'), 'the same command'
 
 
 def test_saved_results_schema():
