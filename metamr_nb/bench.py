@@ -8,6 +8,7 @@ import copy, json, time
 import numpy as np
 import torch
 from .models import MLP, params_of
+from .signals import Sinusoid
 from .mapreduce import as_batch, get_loss, map_loop, map_batched
 from .learners import make_learner
 
@@ -17,15 +18,12 @@ __all__ = ['tutorial_meta_step', 'step_flops', 'flop_ceiling', 'benchmark', 'for
 
 # %% ../nbs/04a_bench.ipynb #84625430
 def _sin_batch(T, K, seed=0):
-    rng = np.random.default_rng(seed)
-    A, ph = rng.uniform(0.1, 5, (T, 1, 1)), rng.uniform(0, np.pi, (T, 1, 1))
-    xs, xq = rng.uniform(-5, 5, (T, K, 1)), rng.uniform(-5, 5, (T, K, 1))
-    f = lambda x: A*np.sin(x - ph)
-    return {k: torch.as_tensor(v, dtype=torch.float32) for k, v in
-            dict(x_support=xs, y_support=f(xs), x_query=xq, y_query=f(xq)).items()}
+    "T sinusoid tasks of the MAML protocol, K support and K query points each, as tensors."
+    return as_batch(Sinusoid.maml().sample(T, K, K, seed=seed))
 
 def tutorial_meta_step(model, opt, batch, algo, inner_steps, inner_lr=0.01, outer_lr=0.1):
-    "One meta-step written the usual tutorial way: deepcopy + torch.optim.SGD per task, then average."
+    "The benchmark's baseline, naive on purpose: one meta-step the usual tutorial way, deepcopy + torch.optim.SGD per task."
+    # the package's own inner loops are in `mapreduce`; this one stays only to be measured against them
     T = batch['x_support'].shape[0]
     if algo == 'maml':  # a deepcopy + optimiser loop cannot differentiate through the steps: use the autograd loop
         res = map_loop(model, dict(model.named_parameters()), batch, inner_steps, inner_lr, 'mse', 'meta_grad')

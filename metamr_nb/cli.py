@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from fastcore.docments import docments
 from pathlib import Path
 from .tasks import TaskSetError
-from .signals import FAMILIES, make_family
-from . import shapes  # registers the shape families ('inside', 'shape_kinds') in FAMILIES
+from .registry import FAMILIES, LEARNERS, make_family
 from .runs import (ALGO_DEFAULTS, EVAL_SEED, build_training, check_memory, check_new_out, check_resume, check_train_args,
                             eval_tasks, last_checkpoint, new_options, numeric_tasks, resumed_options, task_bytes,
                             task_kind, threads, write_failed)
@@ -453,7 +452,7 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     if learner.loss == 'ce' and ways and outs and ways != outs:
         fail(f"the run's model is a {outs}-way classifier, and these tasks are {ways}-way; evaluate on {outs}-way tasks "
              + ("(a task set sampled with --ways " if args.data else "(--ways ") + f"{outs})")
-    lr = learner.inner_lr if args.lr is None else args.lr
+    lr = learner.inner_lr if args.lr is None else args.lr  # None for a learner without an inner loop (the set encoder)
     try: res = evaluate(learner, tasks, steps=args.steps, lr=args.lr, safeguard=args.safeguard)
     except ValueError as e: fail(str(e))
     sharp = None
@@ -475,7 +474,8 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
                           'loss': learner.loss, 'safeguard': args.safeguard, 'steps': steps, **({'sharpness': sharp} if sharp else {})}, indent=1))
     else:
         shots = f"{ways}-way {K}-shot" if ways else f"K={K}"
-        print(f"{args.run}: {cfg['learner']['algo']} on {len(tasks)} tasks, {shots}, inner lr {lr:g}" + (", safeguarded" if args.safeguard else ""))
+        how = 'no inner loop' if lr is None else f"inner lr {lr:g}" + (", safeguarded" if args.safeguard else "")
+        print(f"{args.run}: {cfg['learner']['algo']} on {len(tasks)} tasks, {shots}, {how}")
         print(format_eval(res))
         if sharp:
             print(f"sharpness at the start: median {sharp['median']:.4g} (10% {sharp['q10']:.4g}, 90% {sharp['q90']:.4g}, "
@@ -496,7 +496,6 @@ def bench_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     p.add_argument('--budget', type=float, default=0.3, help='seconds of repetitions per measurement (default: 0.3)')
     args = p.parse_args(sys.argv[1:] if argv is None else [str(a) for a in argv])
     from metamr_nb.bench import benchmark, format_bench
-    from metamr_nb.learners import LEARNERS
     fail = _fail_for(p)
     algos = [a for a in args.algos.split(',') if a]
     if 'cnp' in algos: fail("cnp, the set encoder, has no map over tasks to time against a per-task loop; benchmark reptile, fomaml or maml")

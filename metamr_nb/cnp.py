@@ -8,12 +8,15 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .models import MODELS, MLP, ConvNet, ModelError
-from .mapreduce import as_batch
-from .learners import LEARNERS, Learner
+from torch.func import vmap
+from fastcore.basics import patch
+from .models import MLP, ConvNet, ModelError
+from .mapreduce import ACCURACIES, as_batch, get_loss
+from .learners import Learner
+
 
 # %% auto #0
-__all__ = ['LIKELIHOODS', 'SetEncoderModel', 'CNP', 'ImageSetEncoder']
+__all__ = ['LIKELIHOODS', 'SET_ENCODERS', 'SET_LEARNERS', 'SetEncoderModel', 'CNP', 'ImageSetEncoder']
 
 # %% ../nbs/05a_cnp.ipynb #c36a17b5
 LIKELIHOODS = ('gaussian', 'bernoulli')
@@ -68,7 +71,7 @@ class SetEncoderModel(nn.Module):
         "Predictions at the targets `xt` given the context (`xc`, `yc`): see `decode`."
         return self.decode(self.encode(xc, yc), xt)
 
-MODELS['cnp'] = SetEncoderModel
+SET_ENCODERS = {'cnp': SetEncoderModel} # kind -> this module's models (all models: `registry.MODELS`)
 
 # %% ../nbs/05a_cnp.ipynb #67b7f107
 _LOSS_OF = {'gaussian': 'mse', 'bernoulli': 'bce', 'categorical': 'ce'}
@@ -88,31 +91,33 @@ def _per_class_order(xs, ys):
 
 class CNP(Learner):
     "The set encoder as a learner: no inner loop, one outer step on the query points' likelihood given the support set."
-    algo, maps_tasks = 'cnp', False
+    algo = 'cnp'
     def __init__(self,
                  model:SetEncoderModel, # the set encoder to train
-                 inner_lr:float=0.01, # unused (there is no inner loop); kept so every learner takes the same settings
-                 inner_steps:int=0, # ignored: the CNP adapts by a forward pass (stored as 0)
                  outer_opt:str='adam', # outer optimiser: 'adam' or 'sgd'
                  outer_lr:float=1e-3, # its learning rate
                  loss:str=None, # reported metric: 'mse' (gaussian) or 'bce' (bernoulli); default: the model's
-                 execution:str='auto', # unused (no map over tasks)
                  anneal_steps:int=0, # if > 0, the outer lr decays linearly to 0 over this many steps
-                 random_context:bool=True): # train on a random number 1..K of the support points as context
+                 random_context:bool=True, # train on a random number 1..K of the support points as context
+                 **ignored): # inner_lr, inner_steps, execution: the gradient learners' settings, which a run's options
+                             # and old checkpoints pass to every learner; a set encoder has no inner loop to use them
         # a set encoder: encode(context) → r, decode(r, targets); SetEncoderModel, or ImageSetEncoder (below)
         if not (hasattr(model, 'encode') and hasattr(model, 'decode') and getattr(model, 'config', {}).get('likelihood') in _LOSS_OF):
             raise TypeError(f"the CNP learner needs a SetEncoderModel (or an ImageSetEncoder), not {type(model).__name__}; "
                             f"build one with SetEncoderModel(d_in, d_out, likelihood=...)")
+        bad = sorted(set(ignored) - {'inner_lr', 'inner_steps', 'execution'})
+        if bad: raise TypeError(f"CNP got an unexpected setting {bad[0]!r}; its settings are: outer_opt, outer_lr, loss, "
+                                f"anneal_steps, random_context")
         want = _LOSS_OF[model.config['likelihood']]
         loss = want if loss is None else loss
         if loss != want:
             raise ValueError(f"loss {loss!r} does not fit a {model.config['likelihood']} set encoder, which reports "
                              f"{want!r}; use loss={want!r} or build the model with likelihood="
                              f"{ {v: k for k, v in _LOSS_OF.items()}.get(loss, 'gaussian')!r}")
-        super().__init__(model, inner_lr=inner_lr, inner_steps=0, outer_opt=outer_opt, outer_lr=outer_lr, loss=loss,
-                         execution=execution, anneal_steps=anneal_steps)
-        self.random_context = bool(random_context)
-        self.config['random_context'] = self.random_context
+        super().__init__(model, outer_opt, outer_lr, anneal_steps)
+        self.loss, self.random_context = loss, bool(random_context)
+        self.config = dict(algo=self.algo, inner_steps=0, outer_opt=outer_opt, outer_lr=float(outer_lr), loss=loss,
+                           anneal_steps=int(anneal_steps), random_context=self.random_context)
 
     def _nll(self, xc, yc, xt, yt):
         "Mean negative log-likelihood of `yt` under the predictions at `xt`: [T, N, d_out] → [T]."
@@ -121,8 +126,8 @@ class CNP(Learner):
         if b is None: return F.binary_cross_entropy_with_logits(a, yt.to(a.dtype), reduction='none').flatten(1).mean(1)
         return -torch.distributions.Normal(a, b).log_prob(yt).flatten(1).mean(1)
 
-    def meta_step(self, batch) -> dict:
-        "One outer step on the query likelihood given the support set (a random prefix of it with `random_context`)."
+    def _task_nll(self, batch):
+        "Each task's training loss [T]: the context is the support set (a random prefix of it with `random_context`); and k."
         b = as_batch(batch) if not isinstance(batch, dict) else batch
         xs, ys, xq, yq = b['x_support'], b['y_support'], b['x_query'], b['y_query']
         K = xs.shape[1]
@@ -131,56 +136,70 @@ class CNP(Learner):
         if self.loss == 'ce': k *= xs.shape[1]//K  # k images of each class
         xt, yt = torch.cat([xq, xs[:, k:]], 1), torch.cat([yq, ys[:, k:]], 1)
         if xt.shape[1] == 0: raise ValueError("the tasks have no query points (Q = 0); the CNP trains on query points: use Q >= 1")
-        loss = self._nll(xs[:, :k], ys[:, :k], xt, yt).mean()
+        return self._nll(xs[:, :k], ys[:, :k], xt, yt), k
+
+    def meta_step(self, batch) -> dict:
+        "One outer step on the query likelihood given the support set."
+        nll, k = self._task_nll(batch)
+        loss = nll.mean()
         self.opt.zero_grad(set_to_none=True); loss.backward(); self.opt.step()
         lr = self.opt.param_groups[0]['lr']
         if self.sched is not None: self.sched.step()
         return {'loss': loss.item(), 'outer_lr': lr, 'context': k}
 
-    def inner_update(self, batch):
-        raise NotImplementedError("the CNP has no inner loop to map over tasks; call meta_step (multi-process training "
-                                  "and the step-by-step widgets support the gradient-based learners only)")
-    def outer_update(self, res): self.inner_update(None)
+    def partial(self, batch) -> tuple:
+        "The reduce's first half: the gradient of the tasks' summed loss (name → tensor), and that sum."
+        nll, _ = self._task_nll(batch)
+        total = nll.sum()
+        return dict(zip(self.params, torch.autograd.grad(total, list(self.params.values())))), total.detach()
 
-    def adapt(self, batch, steps:int=None, lr:float=None) -> dict:
-        "Each task's representation from its support set: {'r': [T, r_dim]} (`steps` and `lr` are ignored)."
-        b = as_batch(batch) if not isinstance(batch, dict) else batch
-        with torch.no_grad(): return {'r': self.model.encode(b['x_support'], b['y_support'])}
 
-    def predict_dist(self, x, params:dict):
-        "Predictive (mean, std) — or (logit, None) — at `x` [T, N, d_in] for the tasks `params` = `adapt(...)` describes."
-        if params is None or 'r' not in params:
-            raise ValueError("a set encoder predicts only given a context: pass params=learner.adapt(tasks)")
-        with torch.no_grad(): return self.model.decode(params['r'], torch.as_tensor(x, dtype=params['r'].dtype))
+# %% ../nbs/05a_cnp.ipynb #7a8c4cf8
+@patch
+def adapt(self:CNP, batch, steps:int=None, lr:float=None, safeguard:bool=False) -> dict:
+    "Each task's representation from its support set: {'r': [T, r_dim]} (one forward pass: `steps`, `lr`, `safeguard` do not apply)."
+    b = as_batch(batch) if not isinstance(batch, dict) else batch
+    with torch.no_grad(): return {'r': self.model.encode(b['x_support'], b['y_support'])}
 
-    def predict(self, x, params:dict=None):
-        "Predicted means (or logits) at `x` [T, N, d_in] given `params` = `adapt(tasks)`."
-        return self.predict_dist(x, params)[0]
+@patch
+def predict_dist(self:CNP, x, params:dict):
+    "Predictive (mean, std) — or (logit, None) — at `x` [T, N, d_in] for the tasks `params` = `adapt(...)` describes."
+    if params is None or 'r' not in params:
+        raise ValueError("a set encoder predicts only given a context: pass params=learner.adapt(tasks)")
+    with torch.no_grad(): return self.model.decode(params['r'], torch.as_tensor(x, dtype=params['r'].dtype))
 
-    def query_metrics(self, batch, chunk:int=500) -> dict:
-        "Per-task query loss (MSE of the mean, or BCE) and accuracy (0 for 'mse'): {'loss': [T], 'acc': [T]} arrays."
-        b = as_batch(batch) if not isinstance(batch, dict) else batch
-        losses, accs = [], []
-        for i in range(0, b['x_support'].shape[0], chunk):
-            p = {k: v[i:i+chunk] for k, v in b.items()}
-            out, yq = self.predict(p['x_query'], self.adapt(p)), p['y_query'].to(torch.float32)
-            if self.loss == 'ce':
-                y = yq[..., 0].long()
-                losses.append(F.cross_entropy(out.transpose(1, 2), y, reduction='none').mean(1))
-                accs.append((out.argmax(-1) == y).float().mean(1))
-            elif self.loss == 'bce':
-                losses.append(F.binary_cross_entropy_with_logits(out, yq, reduction='none').flatten(1).mean(1))
-                accs.append(((out > 0).float() == yq).float().flatten(1).mean(1))
-            else:
-                losses.append(((out - yq)**2).flatten(1).mean(1)); accs.append(torch.zeros(out.shape[0]))
-        return {'loss': torch.cat(losses).numpy(), 'acc': torch.cat(accs).numpy()}
+@patch
+def predict(self:CNP, x, params:dict=None):
+    "Predicted means (or logits) at `x` [T, N, d_in] given `params` = `adapt(tasks)`."
+    return self.predict_dist(x, params)[0]
 
-    def __repr__(self):
-        c, mc = self.config, self.model.config
-        return (f"CNP({mc['likelihood']} set encoder, r_dim {mc['r_dim']}; no inner loop; outer: {c['outer_opt']} "
-                f"lr {c['outer_lr']:g}; reports {c['loss']})")
+@patch
+def query_metrics(self:CNP, batch, steps:int=None, lr:float=None, chunk:int=500, safeguard:bool=False) -> dict:
+    "Per-task query loss (MSE of the mean, BCE or cross-entropy) and accuracy (0 for 'mse'): {'loss': [T], 'acc': [T]}."
+    b = as_batch(batch) if not isinstance(batch, dict) else batch
+    loss_fn, acc_fn = get_loss(self.loss), ACCURACIES[self.loss]
+    def metrics(out, y): return loss_fn(out, y), acc_fn(out, y)
+    losses, accs = [], []
+    for i in range(0, b['x_support'].shape[0], chunk):
+        p = {k: v[i:i+chunk] for k, v in b.items()}
+        l, a = vmap(metrics)(self.predict(p['x_query'], self.adapt(p)), p['y_query'].to(torch.float32))
+        losses.append(l); accs.append(a)
+    return {'loss': torch.cat(losses).numpy(), 'acc': torch.cat(accs).numpy()}
 
-LEARNERS['cnp'] = CNP
+@patch
+def curve(self:CNP, batch, steps=(0, 1, 5, 10), lr:float=None, chunk:int=500, safeguard:bool=False) -> dict:
+    "`query_metrics` for each number of `steps`: with no inner loop, every one gives the same scores."
+    m = self.query_metrics(batch, chunk=chunk)
+    return {int(s): dict(m) for s in sorted({int(s) for s in steps})}
+
+@patch
+def __repr__(self:CNP):
+    c, mc = self.config, self.model.config
+    return (f"CNP({mc['likelihood']} set encoder, r_dim {mc['r_dim']}; no inner loop; outer: {c['outer_opt']} "
+            f"lr {c['outer_lr']:g}; reports {c['loss']})")
+
+SET_LEARNERS = {'cnp': CNP} # algo -> this module's learners (all learners: `registry.LEARNERS`)
+
 
 # %% ../nbs/05a_cnp.ipynb #97ec814b
 class ImageSetEncoder(nn.Module):
@@ -242,4 +261,4 @@ class ImageSetEncoder(nn.Module):
         "Logits at the target images given the labelled context images: see `decode`."
         return self.decode(self.encode(xc, yc), xt)
 
-MODELS['cnp_image'] = ImageSetEncoder
+SET_ENCODERS['cnp_image'] = ImageSetEncoder

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from .tasks import TaskSet
-from .mapreduce import MapResult, as_batch
-from .learners import LEARNERS, OPTIMIZERS, Learner, make_learner
+from .mapreduce import as_batch
+from .learners import GRADIENT_LEARNERS, Learner, make_learner
 from .training import Callback, Trainer, TrainingDiverged, load_checkpoint
 from .runs import build_training, fail_as, load_options, save_options
 
@@ -64,15 +63,11 @@ class ShardedLearner:
         return getattr(self.learner, name)
 
     def partial_sums(self, batch:dict):
-        "Map this rank's slice of `batch`; the per-task outputs and losses summed over the slice."
+        "Map this rank's slice of `batch`: the learner's `partial`, its direction terms and losses summed over the slice."
         part = shard_batch(batch, self.rank, self.world)
         if part['x_support'].shape[0] == 0:
             return {k: torch.zeros_like(p.detach()) for k, p in self.learner.params.items()}, torch.zeros(())
-        res = self.learner.inner_update(part)
-        if self.learner.output == 'adapted':   # Reptile: sum θ − adapted, exactly 0 where no task moved a parameter
-            theta = {k: p.detach() for k, p in self.learner.params.items()}
-            return {k: (theta[k] - v).sum(0) for k, v in res.out.items()}, res.loss.sum()
-        return {k: v.sum(0) for k, v in res.out.items()}, res.loss.sum()
+        return self.learner.partial(part)
 
     def all_reduce_mean(self, sums:dict, loss_sum, n:int):
         "Add `sums` and `loss_sum` over all ranks with one all-reduce; divide by the meta-batch size `n`."
@@ -97,9 +92,8 @@ class ShardedLearner:
         sums, loss = self.partial_sums(b)
         self.map_s += time.perf_counter() - t0
         mean, loss = self.all_reduce_mean(sums, loss, b['x_support'].shape[0])
-        if self.learner.output == 'adapted': mean = {k: p.detach() - mean[k] for k, p in self.learner.params.items()}
         self.calls += 1
-        return self.learner.outer_update(MapResult({k: v.unsqueeze(0) for k, v in mean.items()}, loss.reshape(1)))
+        return self.learner.outer_step(mean, loss)
 
     def __repr__(self): return f"ShardedLearner(rank {self.rank} of {self.world}: {self.learner!r})"
 
@@ -420,7 +414,7 @@ def bench_main(argv:list=None): # `python -m metamr_nb.distributed bench` argume
     p.add_argument('--nproc', type=int, default=1, metavar='N', help='ranks to launch (default: 1)')
     p.add_argument('--meta-batch', type=int, default=1024, metavar='T', help='tasks per meta-step (default: 1024)')
     p.add_argument('--execution', default='loop', choices=('loop', 'batched', 'vmap'), help='the map (default: loop)')
-    p.add_argument('--algo', default='reptile', choices=sorted(LEARNERS), help='algorithm (default: reptile)')
+    p.add_argument('--algo', default='reptile', choices=sorted(GRADIENT_LEARNERS), help='algorithm (default: reptile)')
     p.add_argument('--inner-steps', type=int, default=1, metavar='N', help='inner steps (default: 1)')
     p.add_argument('--steps', type=int, default=5, metavar='N', help='timed meta-steps; the median counts (default: 5)')
     p.add_argument('--json', metavar='FILE', help='write the result row to FILE as JSON (rank 0)')

@@ -10,10 +10,9 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad, jvp, vmap
 from .tasks import ARRAYS, TaskSet
-from .models import build_model
-from .mapreduce import as_batch, get_loss, safeguard_step
-from .learners import Learner, make_learner
-import metamr_nb.cnp  # registers the set encoder ('cnp') in MODELS and LEARNERS, so load_run rebuilds it
+from .mapreduce import as_batch, get_loss
+from .learners import GradientLearner, Learner
+from .registry import build_model, make_learner
 from .training import load_checkpoint
 
 # %% auto #0
@@ -62,44 +61,15 @@ def adaptation_curve(learner:Learner, # a trained learner (its shared parameters
                      chunk:int=500, # tasks per vmap call (bounds memory)
                      safeguard:bool=False): # halve a task's step while its support loss would rise (`safeguard_step`)
     "Per-task query loss (and accuracy for 'ce'/'bce') after each number of `steps`: {s: {'loss': [T], 'acc': [T]}}."
+    # the learner adapts (its own `curve`); this checks the request and the tasks first, for every kind of learner alike
     if any(int(s) != s for s in steps): raise ValueError(f"steps must be whole numbers >= 0, got {list(steps)}")
     steps = sorted({int(s) for s in steps})
     if not steps or steps[0] < 0: raise ValueError(f"steps must be whole numbers >= 0, got {steps}")
     b = as_batch(tasks) if not isinstance(tasks, dict) else tasks
     if b['x_query'].shape[1] == 0: raise ValueError("the tasks have no query points (Q = 0); evaluation needs Q >= 1")
     _check_fit(learner, b)
-    if hasattr(learner, 'query_metrics'):  # no inner loop (the CNP): every number of steps gives the same scores
-        m = learner.query_metrics(b, chunk); return {s: dict(m) for s in steps}
-    loss_name, lr = learner.loss, learner.inner_lr if lr is None else lr
-    if not lr > 0: raise ValueError(f"lr is {lr}; the inner learning rate must be positive (leave it out for the learner's own)")
-    loss_fn, model = get_loss(loss_name), learner.model
-    def loss_at(p, x, y): return loss_fn(functional_call(model, p, (x,)), y)
-    def metrics(p, xq, yq):
-        out = functional_call(model, p, (xq,))
-        if loss_name == 'ce': acc = (out.argmax(-1) == yq.reshape(-1)).float().mean()
-        elif loss_name == 'bce': acc = ((out.reshape(-1) > 0).long() == yq.reshape(-1).long()).float().mean()
-        else: acc = torch.zeros(())
-        return loss_fn(out, yq), acc
-    theta = {k: v.detach() for k, v in learner.params.items()}
-    def dims(q): return {k: 0 if q[k].dim() > theta[k].dim() else None for k in q}  # shared θ at first, then per task
-    def run(xs, ys, xq, yq):
-        "One chunk of tasks, one inner step at a time (each step vmapped over the tasks, so the safeguard can halve lazily)."
-        def support_loss(q): return vmap(loss_at, in_dims=(dims(q), 0, 0))(q, xs, ys)
-        p, rec, done = theta, [], 0
-        for s in steps:
-            for _ in range(s - done):
-                g = vmap(grad(loss_at), in_dims=(dims(p), 0, 0))(p, xs, ys)
-                new = {k: p[k] - lr*g[k] for k in p}
-                p = safeguard_step(support_loss, p, g, new, lr, lazy=True, loss_of_tasks=lambda q, i: vmap(loss_at, in_dims=(0, 0, 0))(
-                    q, xs[i], ys[i])) if safeguard else new
-            done = s
-            rec.append(vmap(metrics, in_dims=(dims(p), 0, 0))(p, xq, yq))
-        return rec
-    T, parts = b['x_support'].shape[0], []
-    for i in range(0, T, chunk):
-        parts.append(run(*(b[n][i:i+chunk] for n in ARRAYS)))
-    return {s: {'loss': torch.cat([p[j][0] for p in parts]).numpy(), 'acc': torch.cat([p[j][1] for p in parts]).numpy()}
-            for j, s in enumerate(steps)}
+    return learner.curve(b, steps, lr, chunk, safeguard)
+
 
 # %% ../nbs/07_inference.ipynb #fd86e353
 def _ci(v):
@@ -146,7 +116,7 @@ def sharpness(learner:Learner, # a gradient-based learner (its shared parameters
               chunk:int=500, # tasks per batch (bounds memory)
               seed:int=0): # seeds the random start vectors
     "Per-task sharpness [T]: the eigenvalue of largest magnitude of the support loss's Hessian at the shared parameters."
-    if hasattr(learner, 'query_metrics'):
+    if not isinstance(learner, GradientLearner):
         raise ValueError("the set encoder adapts in one forward pass, with no inner SGD whose stability depends on "
                          "the loss's curvature; sharpness applies to reptile, fomaml and maml learners")
     if int(iters) != iters or iters < 1: raise ValueError(f"iters is {iters}; power iteration needs a whole number >= 1")

@@ -5,22 +5,78 @@
 # %% ../nbs/05_learners.ipynb #143798d6
 from __future__ import annotations
 import torch
+from fastcore.basics import patch
 from torch import nn
+from torch.func import functional_call, vmap
 from .models import build_model, fforward, params_of
-from .mapreduce import (MapResult, as_batch, get_loss, get_map, reduce_mean, reptile_direction,
-                                 apply_direction, map_vmap)
+from .mapreduce import (ACCURACIES, MapResult, adapt_steps, as_batch, check_lr, get_loss, get_map, reduce_mean,
+                                 reptile_direction, apply_direction)
+
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'LEARNERS', 'Learner', 'MAML', 'FOMAML', 'Reptile', 'make_learner']
+__all__ = ['OPTIMIZERS', 'GRADIENT_LEARNERS', 'Learner', 'GradientLearner', 'MAML', 'FOMAML', 'Reptile', 'make_learner']
 
 # %% ../nbs/05_learners.ipynb #7d657bd1
 OPTIMIZERS = {'sgd': torch.optim.SGD, 'adam': torch.optim.Adam}
 
 class Learner:
-    "Base class: a model, its inner-loop settings and an outer optimiser; subclasses choose `output` and `direction`."
-    output = 'query_grad'
+    "The protocol of every learner: a model, its outer optimiser, and `meta_step` · `adapt` · `predict` · `query_metrics`."
     algo = None
-    maps_tasks = True  # False for a learner with no map over tasks (the set encoder): its execution is not checked against the model
+    inner_steps, inner_lr = 0, None  # a learner without an inner loop adapts in zero steps, at no learning rate
+    def __init__(self,
+                 model:nn.Module, # the network to meta-learn
+                 outer_opt:str='adam', # outer optimiser: 'adam' or 'sgd'
+                 outer_lr:float=1e-3, # its learning rate
+                 anneal_steps:int=0): # if > 0, the outer lr decays linearly to 0 over this many steps
+        check_lr(outer_lr, 'outer_lr', 'outer')
+        if outer_opt not in OPTIMIZERS: raise ValueError(f"unknown outer optimiser {outer_opt!r}; valid: {sorted(OPTIMIZERS)}")
+        self.model, self.params = model, dict(model.named_parameters())
+        # fused: the whole update in one kernel (on CPU, Adam's step takes a third of the time of the multi-tensor one)
+        self.opt = OPTIMIZERS[outer_opt](model.parameters(), lr=outer_lr, fused=True)
+        self.anneal_steps = int(anneal_steps)
+        self.sched = (torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: max(0., 1 - s/self.anneal_steps))
+                      if self.anneal_steps > 0 else None)
+
+    # what each kind of learner writes
+    def meta_step(self, batch) -> dict: raise NotImplementedError
+    def partial(self, batch) -> tuple: raise NotImplementedError
+    def adapt(self, batch, steps:int=None, lr:float=None, safeguard:bool=False) -> dict: raise NotImplementedError
+    def predict(self, x, params:dict=None): raise NotImplementedError
+    def curve(self, batch, steps=(0, 1, 5, 10), lr:float=None, chunk:int=500, safeguard:bool=False) -> dict:
+        raise NotImplementedError
+
+    def query_metrics(self, batch, steps:int=None, lr:float=None, chunk:int=500, safeguard:bool=False) -> dict:
+        "Per-task query loss and accuracy after `steps` inner steps (default: the training's): {'loss': [T], 'acc': [T]}."
+        s = self.inner_steps if steps is None else steps
+        return self.curve(batch, (s,), lr, chunk, safeguard)[int(s)]
+
+    def outer_step(self, direction:dict, loss) -> dict:
+        "The reduce's second half: one optimiser step along `direction` (a mean over tasks); the step's statistics."
+        apply_direction(self.params, direction, self.opt)
+        lr = self.opt.param_groups[0]['lr']
+        if self.sched is not None: self.sched.step()
+        return {'loss': float(loss), 'outer_lr': lr}
+
+    @property
+    def outer_lr(self) -> float: return self.opt.param_groups[0]['lr']
+    def set_outer_lr(self, lr:float):
+        "Change the outer optimiser's learning rate from the next step on (e.g. from an app's slider)."
+        check_lr(lr, 'outer_lr', 'outer')
+        for g in self.opt.param_groups: g['lr'] = float(lr)
+
+    def state_dict(self):
+        return {'model': self.model.state_dict(), 'opt': self.opt.state_dict(),
+                'sched': self.sched.state_dict() if self.sched is not None else {}}
+
+    def load_state_dict(self, sd):
+        self.model.load_state_dict(sd['model']); self.opt.load_state_dict(sd['opt'])
+        if self.sched is not None and sd.get('sched'): self.sched.load_state_dict(sd['sched'])
+
+
+# %% ../nbs/05_learners.ipynb #7f72f08b
+class GradientLearner(Learner):
+    "The map over tasks (an inner SGD loop on each support set) and a reduce; subclasses choose `output` and `direction`."
+    output = 'query_grad'
     def __init__(self,
                  model:nn.Module, # network to meta-learn (an `MLP`, a `ConvNet`, …)
                  inner_lr:float=0.01, # SGD learning rate of the inner loop (the map)
@@ -30,19 +86,12 @@ class Learner:
                  loss:str='mse', # 'mse' (regression), 'ce' (N-way labels), 'bce' (0/1 labels)
                  execution:str='auto', # the map's execution: 'auto', 'batched', 'vmap' or 'loop' (per task)
                  anneal_steps:int=0): # if > 0, the outer lr decays linearly to 0 over this many steps
-        if not inner_lr > 0: raise ValueError(f"inner_lr is {inner_lr}; the inner learning rate must be positive")
-        if not outer_lr > 0: raise ValueError(f"outer_lr is {outer_lr}; the outer learning rate must be positive")
+        check_lr(inner_lr)
         if int(inner_steps) != inner_steps or inner_steps < 0:
             raise ValueError(f"inner_steps is {inner_steps}; it must be a whole number >= 0")
-        if outer_opt not in OPTIMIZERS: raise ValueError(f"unknown outer optimiser {outer_opt!r}; valid: {sorted(OPTIMIZERS)}")
-        get_loss(loss); self.map = get_map(execution, model if self.maps_tasks else None)
-        self.model, self.inner_lr, self.inner_steps, self.loss = model, float(inner_lr), int(inner_steps), loss
-        self.params = dict(model.named_parameters())
-        # fused: the whole update in one kernel (on CPU, Adam's step takes a third of the time of the multi-tensor one)
-        self.opt = OPTIMIZERS[outer_opt](model.parameters(), lr=outer_lr, fused=True)
-        self.anneal_steps = int(anneal_steps)
-        self.sched = (torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: max(0., 1 - s/self.anneal_steps))
-                      if self.anneal_steps > 0 else None)
+        super().__init__(model, outer_opt, outer_lr, anneal_steps)
+        get_loss(loss); self.map = get_map(execution, model)
+        self.inner_lr, self.inner_steps, self.loss = float(inner_lr), int(inner_steps), loss
         self.config = dict(algo=self.algo, inner_lr=float(inner_lr), inner_steps=int(inner_steps), outer_opt=outer_opt,
                            outer_lr=float(outer_lr), loss=loss if isinstance(loss, str) else 'custom',
                            execution=execution, anneal_steps=int(anneal_steps))
@@ -56,66 +105,101 @@ class Learner:
         "The reduce: one descent direction from the per-task results (the mean of the gradients)."
         return reduce_mean(res.out)
 
+    def contributions(self, res:MapResult) -> dict:
+        "Each task's term of the direction ([T, ...]), whose mean `direction` is: here the gradients themselves."
+        return res.out
+
     def outer_update(self, res:MapResult) -> dict:
         "Reduce the map's results and take one outer optimiser step; returns the step's statistics."
-        apply_direction(self.params, self.direction(res), self.opt)
-        lr = self.opt.param_groups[0]['lr']
-        if self.sched is not None: self.sched.step()
-        return {'loss': res.loss.mean().item(), 'outer_lr': lr}
+        return self.outer_step(self.direction(res), res.loss.mean())
 
     def meta_step(self, batch) -> dict:
         "One meta-iteration: `inner_update` then `outer_update`."
         return self.outer_update(self.inner_update(batch))
 
-    def adapt(self, batch, steps:int=None, lr:float=None, safeguard:bool=False) -> dict:
-        "Parameters adapted to each task's support set: name → [T, ...] (defaults: the training inner loop; `safeguard`: see `safeguard_step`)."
-        b = as_batch(batch) if not isinstance(batch, dict) else batch
-        return map_vmap(self.model, self.params, b, inner_steps=self.inner_steps if steps is None else steps,
-                        inner_lr=self.inner_lr if lr is None else lr, loss=self.loss, output='adapted', safeguard=safeguard).out
-
-    def predict(self, x, params:dict=None):
-        "Predictions at `x` [T, N, d_in] with per-task `params` (from `adapt`), or the shared ones at `x` [N, d_in]."
-        x = torch.as_tensor(x)
-        if x.is_floating_point(): x = x.to(next(self.model.parameters()).dtype)  # e.g. a float64 numpy array
-        with torch.no_grad():
-            if params is None: return self.model(x)
-            return torch.func.vmap(lambda p, x: fforward(self.model, p, x))(params, x)
-
-    def state_dict(self):
-        return {'model': self.model.state_dict(), 'opt': self.opt.state_dict(),
-                'sched': self.sched.state_dict() if self.sched is not None else {}}
-
-    def load_state_dict(self, sd):
-        self.model.load_state_dict(sd['model']); self.opt.load_state_dict(sd['opt'])
-        if self.sched is not None and sd.get('sched'): self.sched.load_state_dict(sd['sched'])
+    def partial(self, batch) -> tuple:
+        "The reduce's first half on `batch`: the tasks' direction terms summed (name → tensor) and their summed loss."
+        res = self.inner_update(batch)
+        return {k: v.sum(0) for k, v in self.contributions(res).items()}, res.loss.sum()
 
     def __repr__(self):
         c = self.config
         return (f"{type(self).__name__}(inner: {c['inner_steps']} x SGD lr {c['inner_lr']:g}; outer: {c['outer_opt']} "
                 f"lr {c['outer_lr']:g}; loss {c['loss']}; map {c['execution']})")
 
+
+# %% ../nbs/05_learners.ipynb #2766c030
+@patch
+def adapt(self:GradientLearner, batch, steps:int=None, lr:float=None, safeguard:bool=False) -> dict:
+    "Parameters adapted to each task's support set: name → [T, ...] (defaults: the training inner loop; `safeguard`: see `safeguard_step`)."
+    b = as_batch(batch) if not isinstance(batch, dict) else batch
+    s = self.inner_steps if steps is None else steps
+    _, p = next(adapt_steps(self.model, self.params, b['x_support'], b['y_support'], (s,),
+                            self.inner_lr if lr is None else lr, self.loss, safeguard))
+    T = b['x_support'].shape[0]
+    return {k: v if v.dim() > self.params[k].dim() else v.expand(T, *v.shape) for k, v in p.items()}
+
+@patch
+def predict(self:GradientLearner, x, params:dict=None):
+    "Predictions at `x` [T, N, d_in] with per-task `params` (from `adapt`), or the shared ones at `x` [N, d_in]."
+    x = torch.as_tensor(x)
+    if x.is_floating_point(): x = x.to(next(self.model.parameters()).dtype)  # e.g. a float64 numpy array
+    with torch.no_grad():
+        if params is None: return self.model(x)
+        return torch.func.vmap(lambda p, x: fforward(self.model, p, x))(params, x)
+
+@patch
+def curve(self:GradientLearner, batch, # `TaskSet` or `as_batch` dict
+          steps=(0, 1, 5, 10), # record after these numbers of inner SGD steps
+          lr:float=None, # inner learning rate (default: the learner's)
+          chunk:int=500, # tasks per vmap call (bounds memory)
+          safeguard:bool=False): # halve a task's step while its support loss would rise (`safeguard_step`)
+    "Per-task query loss and accuracy after each number of `steps`: {s: {'loss': [T], 'acc': [T]}} (support loss without queries)."
+    b = as_batch(batch) if not isinstance(batch, dict) else batch
+    lr = self.inner_lr if lr is None else lr
+    check_lr(lr, 'lr', hint=' (leave it out for the learner\'s own)')
+    loss_fn, acc_fn, model = get_loss(self.loss), ACCURACIES.get(self.loss, ACCURACIES['mse']), self.model
+    def metrics(p, x, y):
+        out = functional_call(model, p, (x,))
+        return loss_fn(out, y), acc_fn(out, y)
+    theta, q = {k: v.detach() for k, v in self.params.items()}, 'query' if b['x_query'].shape[1] else 'support'
+    rec = {}
+    for i in range(0, b['x_support'].shape[0], chunk):
+        xs, ys, xe, ye = b['x_support'][i:i+chunk], b['y_support'][i:i+chunk], b[f'x_{q}'][i:i+chunk], b[f'y_{q}'][i:i+chunk]
+        for s, p in adapt_steps(model, theta, xs, ys, steps, lr, self.loss, safeguard):
+            dims = {k: 0 if p[k].dim() > theta[k].dim() else None for k in p}
+            rec.setdefault(s, []).append(vmap(metrics, in_dims=(dims, 0, 0))(p, xe, ye))
+    return {s: {'loss': torch.cat([l for l, _ in r]).numpy(), 'acc': torch.cat([a for _, a in r]).numpy()} for s, r in rec.items()}
+
+
 # %% ../nbs/05_learners.ipynb #69f9b11e
-class MAML(Learner):
+class MAML(GradientLearner):
     "MAML: the mean over tasks of the query-loss gradient taken through the inner steps (second order)."
     output, algo = 'meta_grad', 'maml'
 
-class FOMAML(Learner):
+class FOMAML(GradientLearner):
     "First-order MAML: the mean over tasks of the query-loss gradient at the adapted parameters."
     output, algo = 'query_grad', 'fomaml'
 
-class Reptile(Learner):
+class Reptile(GradientLearner):
     "Reptile: step the shared parameters towards the mean of the adapted ones."
     output, algo = 'adapted', 'reptile'
     def __init__(self, model, inner_lr=0.01, inner_steps=5, outer_opt='adam', outer_lr=1e-3, **kwargs):
         super().__init__(model, inner_lr=inner_lr, inner_steps=inner_steps, outer_opt=outer_opt, outer_lr=outer_lr, **kwargs)
     def direction(self, res): return reptile_direction(self.params, res.out)
+    def contributions(self, res):
+        "Each task's θ − adapted: exactly 0 where the task did not move a parameter, so shards sum without residue."
+        return {k: self.params[k].detach() - v for k, v in res.out.items()}
 
-LEARNERS = {'reptile': Reptile, 'fomaml': FOMAML, 'maml': MAML}
+GRADIENT_LEARNERS = {'reptile': Reptile, 'fomaml': FOMAML, 'maml': MAML} # algo -> class (all learners: `registry.LEARNERS`)
 
-def make_learner(algo:str, # 'reptile', 'fomaml' or 'maml'
+def make_learner(algo:str, # a key of `table` (here: 'reptile', 'fomaml' or 'maml')
                  model, # an `nn.Module` or a model config dict
+                 table:dict=None, # algo -> learner class (default: `GRADIENT_LEARNERS`; `registry.make_learner` passes all)
                  **settings): # the learner's settings (inner_lr, inner_steps, outer_opt, …)
     "A learner by name, with an error listing the valid names."
-    if algo not in LEARNERS: raise ValueError(f"unknown algorithm {algo!r}; valid: {sorted(LEARNERS)}")
+    table = GRADIENT_LEARNERS if table is None else table
+    if algo not in table: raise ValueError(f"unknown algorithm {algo!r}; valid: {sorted(table)}")
     if isinstance(model, dict): model = build_model(model)
-    return LEARNERS[algo](model, **settings)
+    return table[algo](model, **settings)
+

@@ -12,9 +12,9 @@ from torch.func import functional_call, grad, grad_and_value, vmap
 from .tasks import ARRAYS, TaskSet
 
 # %% auto #0
-__all__ = ['LOSSES', 'OUTPUTS', 'MAX_HALVINGS', 'MAPS', 'mse', 'ce', 'bce', 'get_loss', 'MapResult', 'as_batch', 'map_loop',
-           'map_vmap', 'map_batched', 'safeguard_step', 'get_map', 'reduce_mean', 'reptile_direction',
-           'apply_direction']
+__all__ = ['LOSSES', 'ACCURACIES', 'OUTPUTS', 'MAX_HALVINGS', 'MAPS', 'mse', 'ce', 'bce', 'get_loss', 'check_lr', 'MapResult',
+           'as_batch', 'map_loop', 'map_vmap', 'map_batched', 'safeguard_step', 'adapt_steps', 'get_map', 'reduce_mean',
+           'reptile_direction', 'apply_direction']
 
 # %% ../nbs/04_mapreduce.ipynb #39851844
 def mse(pred, y):
@@ -37,6 +37,19 @@ def get_loss(name:str):
     if name not in LOSSES: raise ValueError(f"unknown loss {name!r}; valid losses: {sorted(LOSSES)}")
     return LOSSES[name]
 
+# the accuracy reported beside each loss, for one task's predictions (0 for regression)
+ACCURACIES = {'mse': lambda out, y: torch.zeros(()),
+              'ce': lambda out, y: (out.argmax(-1) == y.reshape(-1)).float().mean(),
+              'bce': lambda out, y: ((out.reshape(-1) > 0).long() == y.reshape(-1).long()).float().mean()}
+
+def check_lr(lr, # the learning rate to check
+             name:str='inner_lr', # what the caller calls it
+             which:str='inner', # 'inner' or 'outer'
+             hint:str=''): # what to do instead, appended to the message
+    "Refuse a learning rate that is not a positive number (NaN included), naming the setting."
+    if not lr > 0: raise ValueError(f"{name} is {lr}; the {which} learning rate must be positive{hint}")
+
+
 # %% ../nbs/04_mapreduce.ipynb #dc589a61
 OUTPUTS = ('adapted', 'query_grad', 'meta_grad')
 
@@ -49,7 +62,7 @@ def _check_map_args(params, batch, inner_steps, inner_lr, output):
     if output not in OUTPUTS: raise ValueError(f"unknown map output {output!r}; valid outputs: {OUTPUTS}")
     if int(inner_steps) != inner_steps or inner_steps < 0:
         raise ValueError(f"inner_steps is {inner_steps}; it must be a whole number >= 0")
-    if not inner_lr > 0: raise ValueError(f"inner_lr is {inner_lr}; the inner learning rate must be positive")
+    check_lr(inner_lr)
     missing = [n for n in ARRAYS if n not in batch]
     if missing: raise ValueError(f"batch is missing {missing}; pass TaskSet.to_torch() or a dict with {list(ARRAYS)}")
     if output != 'adapted' and batch['x_query'].shape[1] == 0:
@@ -96,6 +109,18 @@ def map_loop(model, # the network, used as a function of `params`
     return MapResult({k: torch.stack([o[k] for o in outs]) for k in names}, torch.stack(losses))
 
 # %% ../nbs/04_mapreduce.ipynb #e0dbe491
+def _task_loss(model, loss):
+    "loss_at(p, x, y): one task's loss with parameters `p` (a function of the parameters, for `torch.func`)."
+    loss_fn = get_loss(loss)
+    def loss_at(p, x, y): return loss_fn(functional_call(model, p, (x,)), y)
+    return loss_at
+
+def _vmap_step(loss_at, p, xs, ys, inner_lr, safeguard):
+    "One inner SGD step of one task (under `vmap`: of every task), safeguarded if asked (every halving tried at once)."
+    g = grad(loss_at)(p, xs, ys)
+    new = {k: p[k] - inner_lr*g[k] for k in p}
+    return safeguard_step(lambda q: loss_at(q, xs, ys), p, g, new, inner_lr) if safeguard else new
+
 def map_vmap(model, # the network, used as a function of `params`
              params:dict, # shared parameters θ (name → tensor)
              batch:dict, # `as_batch(taskset)`: x_support [T, K, d_in], y_support, x_query, y_query
@@ -106,16 +131,10 @@ def map_vmap(model, # the network, used as a function of `params`
              safeguard:bool=False): # halve a task's step while its support loss would rise (`safeguard_step`)
     "The map batched over tasks with `torch.func.vmap`: same results as `map_loop`, many times faster."
     _check_map_args(params, batch, inner_steps, inner_lr, output)
-    loss_fn = get_loss(loss)
-    use_query = batch['x_query'].shape[1] > 0
-
-    def loss_at(p, x, y): return loss_fn(functional_call(model, p, (x,)), y)
+    loss_at, use_query = _task_loss(model, loss), batch['x_query'].shape[1] > 0
 
     def adapt(p, xs, ys):
-        for _ in range(inner_steps):
-            g = grad(loss_at)(p, xs, ys)
-            new = {k: p[k] - inner_lr*g[k] for k in p}
-            p = safeguard_step(lambda q: loss_at(q, xs, ys), p, g, new, inner_lr) if safeguard else new
+        for _ in range(inner_steps): p = _vmap_step(loss_at, p, xs, ys, inner_lr, safeguard)
         return p
 
     def one_task(p, xs, ys, xq, yq):
@@ -130,6 +149,7 @@ def map_vmap(model, # the network, used as a function of `params`
     theta = {k: v.detach() for k, v in params.items()}
     out, loss = vmap(one_task, in_dims=(None, 0, 0, 0, 0))(theta, *(batch[n] for n in ARRAYS))
     return MapResult(out, loss)
+
 
 # %% ../nbs/04_mapreduce.ipynb #e0e23a7f
 def _per_task_loss(loss):
@@ -284,6 +304,32 @@ def safeguard_step(loss_of, # loss_of(params) → support loss: one number per t
             with torch.no_grad(): okj = loss_of(c) <= l0
             chosen = {k: _pick(okj, c[k], chosen[k]) for k in p}
     return {k: _pick(ok, plain[k], chosen[k]) for k in p}
+
+# %% ../nbs/04_mapreduce.ipynb #4423f201
+def adapt_steps(model, # the network, used as a function of `params`
+                params:dict, # shared parameters θ: every task starts there
+                xs, ys, # the support sets, [T, K, d_in] and [T, K, d_out]
+                steps=(1,), # hand back the parameters after each of these numbers of inner steps
+                inner_lr:float=0.01, # the inner learning rate
+                loss='mse', # loss name or function(pred, y)
+                safeguard:bool=False): # halve a task's step while its support loss would rise (`safeguard_step`)
+    "Yields `(s, params)` after each of `steps` inner SGD steps on every task: [T, ...] tensors (θ itself at s = 0)."
+    if any(int(s) != s or s < 0 for s in steps): raise ValueError(f"steps must be whole numbers >= 0, got {list(steps)}")
+    check_lr(inner_lr)
+    loss_at = _task_loss(model, loss)
+    theta = {k: v.detach() for k, v in params.items()}
+    def dims(q): return {k: 0 if q[k].dim() > theta[k].dim() else None for k in q}  # shared θ at first, then per task
+    def support_loss(q): return vmap(loss_at, in_dims=(dims(q), 0, 0))(q, xs, ys)
+    def loss_of_tasks(q, i): return vmap(loss_at)(q, xs[i], ys[i])
+    p, done = theta, 0
+    for s in sorted({int(s) for s in steps}):
+        for _ in range(s - done):
+            g = vmap(grad(loss_at), in_dims=(dims(p), 0, 0))(p, xs, ys)
+            new = {k: p[k] - inner_lr*g[k] for k in p}
+            p = safeguard_step(support_loss, p, g, new, inner_lr, lazy=True, loss_of_tasks=loss_of_tasks) if safeguard else new
+        done = s
+        yield s, p
+
 
 # %% ../nbs/04_mapreduce.ipynb #3b4d432d
 MAPS = {'vmap': map_vmap, 'loop': map_loop, 'batched': map_batched}

@@ -9,7 +9,7 @@ from torch import nn
 from torch.func import functional_call
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'INITS', 'MODELS', 'ModelError', 'MLP', 'ConvNet', 'params_of', 'fforward', 'build_model']
+__all__ = ['ACTIVATIONS', 'INITS', 'NETWORKS', 'ModelError', 'MLP', 'ConvNet', 'params_of', 'fforward', 'build_model']
 
 # %% ../nbs/03_models.ipynb #b1631d05
 ACTIVATIONS = {'relu': nn.ReLU, 'tanh': nn.Tanh, 'gelu': nn.GELU, 'silu': nn.SiLU}
@@ -185,11 +185,12 @@ def fforward(model:nn.Module, params:dict, x):
     "Evaluate `model` at `x` with the parameters in `params` instead of its own."
     return functional_call(model, params, (x,))
 
-MODELS = {'mlp': MLP, 'conv': ConvNet}
+NETWORKS = {'mlp': MLP, 'conv': ConvNet} # kind -> this module's networks (all models: `registry.MODELS`)
 
-def build_model(config:dict):
-    "Rebuild a model from its `config` dict (as stored in checkpoints)."
-    config = dict(config)
+def build_model(config:dict, # a model's `config` (as stored in checkpoints)
+                table:dict=None): # kind -> model class (default: `NETWORKS`; `registry.build_model` passes all)
+    "Rebuild a model from its `config` dict."
+    config, table = dict(config), NETWORKS if table is None else table
     kind = config.pop('kind', None)
-    if kind not in MODELS: raise ModelError(f"unknown model kind {kind!r}; valid kinds: {sorted(MODELS)}")
-    return MODELS[kind](**config)
+    if kind not in table: raise ModelError(f"unknown model kind {kind!r}; valid kinds: {sorted(table)}")
+    return table[kind](**config)

@@ -12,8 +12,7 @@ __all__ = ['SEED_MAX', 'ALGO_DEFAULTS', 'BASE_DEFAULTS', 'RESUME_SETTINGS', 'EVA
 import errno, json, os, sys
 from pathlib import Path
 from .tasks import available_memory, file_sha256
-from .signals import make_family
-from . import shapes  # registers the shape families ('inside', 'shape_kinds') in FAMILIES
+from .registry import make_family, make_learner
 
 # %% ../nbs/07b_runs.ipynb #9dbbbea6
 SEED_MAX = 2**63 - 1 # the largest --seed (torch.manual_seed takes at most 2**64 - 1, and seeds are offset for validation tasks)
@@ -161,7 +160,6 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
     import torch
     from metamr_nb.tasks import TaskSet
     from metamr_nb.models import MLP
-    from metamr_nb.learners import make_learner
     from metamr_nb.training import Trainer
     torch.set_num_threads(o['threads'])
     if o.get('data'):

@@ -11,8 +11,9 @@ from .tasks import TaskSet, TaskSetError, check_counts
 from .signals import Family, family_from_meta, _as_range, _as_flag, _as_count, _as_seed, _fmt_dist
 
 # %% auto #0
-__all__ = ['SHAPE_KINDS', 'KIND_SPLITS', 'ShapeError', 'ShapeKind', 'kind_index', 'kind_name', 'shapes_inside', 'Shape', 'render',
-           'plot_gallery', 'InsideOutside', 'plot_inside_tasks', 'split_kinds', 'ShapeKinds', 'plot_image_task']
+__all__ = ['SHAPE_KINDS', 'SHAPE_FAMILIES', 'KIND_SPLITS', 'ShapeError', 'ShapeKind', 'kind_index', 'kind_name', 'shapes_inside',
+           'Shape', 'render', 'plot_gallery', 'InsideOutside', 'plot_inside_tasks', 'split_kinds', 'ShapeKinds',
+           'plot_image_task']
 
 # %% ../nbs/02_shapes.ipynb #823218cf
 class ShapeError(TaskSetError):
@@ -429,6 +430,8 @@ class InsideOutside(Family):
         parts += [f'{k}={_fmt_r(getattr(self, k))}' for k in ('size', 'centre', 'rotation', 'aspect', 'x_range')]
         return f"InsideOutside({', '.join(parts)}{', balance=True' if self.balance else ''})"
 
+SHAPE_FAMILIES = {'inside': InsideOutside} # name -> this module's families (all families: `registry.FAMILIES`)
+
 # %% ../nbs/02_shapes.ipynb #5938f79d
 def plot_inside_tasks(taskset:TaskSet, # tasks with 2-D points and 0/1 labels (from `InsideOutside`)
                       n:int=4, # how many tasks (the first n)
@@ -439,7 +442,7 @@ def plot_inside_tasks(taskset:TaskSet, # tasks with 2-D points and 0/1 labels (f
     if taskset.d_in != 2 or taskset.d_out != 1:
         raise TaskSetError(f"plot_inside_tasks draws 2-D points with 0/1 labels; this set has d_in={taskset.d_in}, d_out={taskset.d_out}")
     if family is None:
-        try: family = family_from_meta(taskset)
+        try: family = family_from_meta(taskset, SHAPE_FAMILIES)
         except TaskSetError: family = None
     if family is not None and not isinstance(family, InsideOutside): family = None
     if axes is None:
@@ -576,6 +579,8 @@ class ShapeKinds(Family):
     def __repr__(self):
         return (f"ShapeKinds(ways={self.ways}, split={self.split!r} ({len(self.pool)} kinds), image_size={self.image_size}, "
                 f"filled={self.filled:g}, pixel_noise={self.pixel_noise:g})")
+
+SHAPE_FAMILIES['shape_kinds'] = ShapeKinds
 
 # %% ../nbs/02_shapes.ipynb #161741ea
 def plot_image_task(taskset:TaskSet, # tasks sampled by `ShapeKinds`

@@ -11,7 +11,7 @@ import torch
 from fastcore.basics import patch
 from . import __version__
 from .tasks import TaskSet, write_atomic, clean_stale_tmp
-from .mapreduce import as_batch, map_vmap
+from .mapreduce import as_batch
 from .learners import Learner
 
 # %% auto #0
@@ -38,15 +38,9 @@ class TrainingDiverged(RuntimeError):
 # %% ../nbs/06_training.ipynb #f812ecfc
 def adapted_query_loss(learner:Learner, tasks, steps:int=None, chunk:int=500, safeguard:bool=False) -> float:
     "Mean query loss over `tasks` after adapting each one with `steps` inner steps (default: the learner's), optionally safeguarded."
-    b = as_batch(tasks) if not isinstance(tasks, dict) else tasks
-    if hasattr(learner, 'query_metrics'): return float(learner.query_metrics(b, chunk)['loss'].mean())  # no inner loop (the CNP)
-    T, total = b['x_support'].shape[0], 0.
-    for i in range(0, T, chunk):
-        part = {k: v[i:i+chunk] for k, v in b.items()}
-        res = map_vmap(learner.model, learner.params, part, inner_steps=learner.inner_steps if steps is None else steps,
-                       inner_lr=learner.inner_lr, loss=learner.loss, output='adapted', safeguard=safeguard)
-        total += res.loss.sum().item()
-    return total/T
+    m = learner.query_metrics(tasks, steps, chunk=chunk, safeguard=safeguard)
+    return float(np.mean(m['loss'], dtype=np.float64))
+
 
 # %% ../nbs/06_training.ipynb #baeec2af
 def _write_atomic(path, write):

@@ -53,7 +53,7 @@ def _load(path):
     return TaskSet.load(path)
 
 def _families():
-    from metamr_nb.signals import FAMILIES
+    from metamr_nb.registry import FAMILIES
     return list(FAMILIES)
 
 def test_writes_a_task_set(runs):
