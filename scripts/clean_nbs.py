@@ -2,7 +2,7 @@
 
     python scripts/clean_nbs.py            # what `make clean-nbs` runs; scripts/test.sh checks it changes nothing
     python scripts/clean_nbs.py --check    # change nothing; exit 1 naming each notebook that still holds widget state
-    python scripts/clean_nbs.py nbs/09_widgets.ipynb   # just these notebooks
+    python scripts/clean_nbs.py nbs/09b_sinusoid_app.ipynb   # just these notebooks
 
 nbdev_clean keeps a notebook's `widgets` metadata (the saved state of every widget model, hundreds of kB for a lesson
 that was run), which only replays a dead kernel's widgets. So after nbdev_clean this removes that metadata, and from

@@ -7,7 +7,7 @@
 
 Each asset is trained with the library's own `Trainer` from a fixed seed on one thread, so a rerun on the same
 machine gives bitwise the same weights (another CPU may differ in the last bits). A shipped checkpoint keeps the
-weights and the run configuration (`metamr_nb.widgets.save_asset`), not the optimiser moments, so `load_run` reads
+weights and the run configuration (`metamr_nb.viz.save_asset`), not the optimiser moments, so `load_run` reads
 it and each file is a few kilobytes. `assets.json` next to them records, per asset, the training settings and the
 query loss on 200 held-out tasks after 0, 1 and 10 inner steps."""
 import argparse, json, os, sys, time
@@ -78,7 +78,7 @@ def main(argv=None):
     p.add_argument('--out', default=str(ROOT/'metamr_nb'/'assets'), help='folder to write (default: metamr_nb/assets)')
     p.add_argument('--list', action='store_true', help='list the assets and exit')
     a = p.parse_args(argv)
-    from metamr_nb.widgets import save_asset
+    from metamr_nb.viz import save_asset
     out, all_specs = Path(a.out), specs()
     if a.list:
         for n in all_specs:

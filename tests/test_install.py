@@ -49,7 +49,7 @@ def test_no_dev_package_is_installed(plain):
 def test_every_module_imports(plain):
     bin_, work = plain
     mods = sorted(m.name for m in pkgutil.iter_modules([str(ROOT/'metamr_nb')]))
-    assert {'tasks', 'training', 'cli', 'widgets'} <= set(mods), mods
+    assert {'tasks', 'training', 'cli', 'viz', 'live', 'sinusoid_app', 'stepper_app', 'shape_app'} <= set(mods), mods
     code = ("import importlib, metamr_nb, sys; print(metamr_nb.__file__)\n"
             f"for m in {mods!r}: importlib.import_module('metamr_nb.' + m)\nprint('imported', len({mods!r}))")
     r = _run([bin_/'python', '-c', code], cwd=work)  # (cwd is not the checkout: the installed package is imported)

@@ -15,18 +15,17 @@ def _check(score: str):
     assert not re.search(r'nan|inf|e\+', score, re.I), score
 
 
-def _app(name):
-    "A lesson's app with a tiny live training, on one thread; closed after the module's tests."
-    import torch
+def _app(module, name):
+    "A lesson's app (`name` from `metamr_nb.<module>`) with a tiny live training, on one thread; closed after the module's tests."
+    import importlib, torch
     torch.set_num_threads(1)
-    import metamr_nb.widgets as w
-    a = getattr(w, name)(train_steps=10, redraw_every=5)
+    a = getattr(importlib.import_module(f'metamr_nb.{module}'), name)(train_steps=10, redraw_every=5)
     yield a
     a.close()
 
 
 @pytest.fixture(scope='module')
-def app(): yield from _app('SinusoidApp')
+def app(): yield from _app('sinusoid_app', 'SinusoidApp')
 
 
 # the sinusoid lesson's suggestions (nbs/tutorials/sinusoid_adaptation.ipynb, "Things to try"), as slider settings
@@ -59,7 +58,7 @@ SHAPE_TRIES = {'inside, 0 steps': dict(mode='inside', steps=0), 'K = 4': dict(mo
 
 
 @pytest.fixture(scope='module')
-def shapes(): yield from _app('ShapeApp')
+def shapes(): yield from _app('shape_app', 'ShapeApp')
 
 
 @pytest.mark.parametrize('name', list(SHAPE_TRIES))
