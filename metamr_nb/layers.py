@@ -11,7 +11,8 @@ from pathlib import Path
 
 # %% ../nbs/11_architecture.ipynb #50c5cc55
 LAYERS = [('tasks', 'signals', 'shapes', 'models', 'layers'), ('mapreduce',), ('learners', 'cnp'), ('training',),
-          ('inference', 'runs', 'bench'), ('distributed',), ('cli',), ('widgets',)]  # bottom to top
+          ('inference', 'runs', 'bench', 'experiments', 'fidelity', 'studies', 'shape_kinds', 'compare'),
+          ('distributed',), ('cli',), ('widgets',)]  # bottom to top
 LAYER = {m: i for i, ms in enumerate(LAYERS) for m in ms}  # module -> its layer
 
 def module_imports(path) -> set: # a module's source file
