@@ -57,9 +57,11 @@ test-slow: setup
 	$(BIN)/python -m pytest tests -m slow -q
 
 # Re-run one recorded fidelity row here and compare it with the record within its 95% interval: make reproduce ROW=maml_k10
+# (metamr_reproduce, from metamr_nb.fidelity: it reruns the row's recorded command, an old `python scripts/fidelity.py`
+# translated to `python -m metamr_nb.fidelity` with the same flags). The experiments are `python -m metamr_nb.NAME`.
 ROW ?= maml_k10
 reproduce: setup
-	$(BIN)/python scripts/reproduce.py $(ROW)
+	$(BIN)/metamr_reproduce $(ROW)
 
 # The classroom image (Dockerfile) on a machine without a registry: Debian base by debootstrap, local wheels.
 # docker run -p 8888:8888 metamr_nb (JupyterLab), ... metamr_nb app (Voilà), ... metamr_nb test (the tests).

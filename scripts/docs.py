@@ -16,10 +16,22 @@ _QUIET = (re.compile(r'format commonmark is not built'), re.compile(r'keep-md is
           re.compile(r'output-file is not read by smalldocs'))  # the output-file one: NbdevSite reads it
 
 
+def _own_package(root: Path, argv: list):
+    """Make this process document `root`'s own `metamr_nb`: if another one would be imported (the one installed in the
+    venv, when `root` is a copy), run this command again with `root` first on PYTHONPATH (sys.path is left alone)."""
+    import importlib.util
+    spec = importlib.util.find_spec('metamr_nb')
+    if spec and spec.origin and Path(spec.origin).resolve().is_relative_to(root): return
+    if os.environ.get('METAMR_DOCS_REEXEC') == str(root): return  # already restarted: root holds no package to prefer
+    pp = os.environ.get('PYTHONPATH')
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(root), *([pp] if pp else [])]), 'METAMR_DOCS_REEXEC': str(root)}
+    sys.stdout.flush(); sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *argv], env)
+
+
 def _use(root: Path):
-    "Work on `root`: its config, and its own `metamr_nb` (first on sys.path, also for subprocesses and workers)."
+    "Work on `root`: its config, and its own `metamr_nb` for subprocesses and workers (on their PYTHONPATH)."
     os.chdir(root)
-    if str(root) not in sys.path[:1]: sys.path.insert(0, str(root))
     pp = os.environ.get('PYTHONPATH', '')
     if not pp.startswith(str(root) + os.pathsep) and pp != str(root):
         os.environ['PYTHONPATH'] = str(root) + (os.pathsep + pp if pp else '')
@@ -237,8 +249,10 @@ def main(argv=None):
     p.add_argument('--stdout', action='store_true', help='readme: print the text instead of writing README.md')
     p.add_argument('--strict', action='store_true', help='site: fail on any smalldocs warning, such as a broken link')
     p.add_argument('--workers', type=int, default=0, help='site: processes for the notebook processing (0: in this one)')
+    argv = sys.argv[1:] if argv is None else list(argv)
     a = p.parse_args(argv)
     root = Path(a.root).resolve()
+    _own_package(root, argv)
     if a.what == 'site':
         out = build_site(root, n_workers=a.workers, strict=a.strict)
         print(f'docs site: {out} ({sum(1 for _ in out.rglob("*.html"))} pages)')

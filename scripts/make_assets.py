@@ -9,19 +9,19 @@ Each asset is trained with the library's own `Trainer` from a fixed seed on one 
 machine gives bitwise the same weights (another CPU may differ in the last bits). A shipped checkpoint keeps the
 weights and the run configuration (`metamr_nb.viz.save_asset`), not the optimiser moments, so `load_run` reads
 it and each file is a few kilobytes. `assets.json` next to them records, per asset, the training settings and the
-query loss on 200 held-out tasks after 0, 1 and 10 inner steps."""
+query loss on 200 held-out tasks after 0, 1 and 10 inner steps. It uses the installed package (the project's .venv has
+it installed in editable mode, so `.venv/bin/python scripts/make_assets.py` trains with this tree's code)."""
 import argparse, json, os, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 import torch
 torch.set_num_threads(1)
 
 from metamr_nb.models import MLP
-from metamr_nb.learners import make_learner
+from metamr_nb.registry import make_learner
 from metamr_nb.signals import Sinusoid
 from metamr_nb.training import Trainer
 from metamr_nb.inference import evaluate

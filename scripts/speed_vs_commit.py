@@ -5,17 +5,23 @@
 
 Both processes run the same `metamr_train` arguments on one thread each, at the same time, so machine load hits
 both alike: the ratio is the number to read; absolute seconds depend on the machine. The other commit is checked out
-in a temporary git worktree and imported from there by this interpreter. Prints each run's training seconds (as
+in a temporary git worktree and imported from there by this interpreter (its folder first on PYTHONPATH). Prints each run's training seconds (as
 `metamr_train` reports them), their ratio and each run's validation loss (they differ when a change alters the arithmetic, e.g. another optimiser kernel)."""
-import argparse, json, re, subprocess, sys, tempfile
+import argparse, json, os, re, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = ['--algo', 'maml', '--shots', '10', '--inner-steps', '1', '--inner-lr', '0.01', '--outer-opt', 'adam',
             '--outer-lr', '0.001', '--meta-batch', '25', '--seed', '0', '--eval-every', '0', '--quiet', '--threads', '1']
-RUN = ("import sys; sys.path.insert(0, sys.argv[1]); import metamr_nb; "
-       "assert metamr_nb.__file__.startswith(sys.argv[1]), metamr_nb.__file__; "
+# each process imports metamr_nb from its tree, put first on PYTHONPATH (checked: a tree without the package fails)
+RUN = ("import sys, metamr_nb; assert metamr_nb.__file__.startswith(sys.argv[1]), metamr_nb.__file__; "
        "from metamr_nb.cli import train_main; train_main(sys.argv[2:])")
+
+
+def tree_env(tree: Path) -> dict:
+    "This environment with `tree` first on PYTHONPATH, so that a process started in it imports that tree's metamr_nb."
+    pp = os.environ.get('PYTHONPATH')
+    return {**os.environ, 'PYTHONPATH': os.pathsep.join([str(tree), *([pp] if pp else [])])}
 
 
 def main(argv=None):
@@ -31,7 +37,7 @@ def main(argv=None):
             jobs = {}
             for name, tree in (('working tree', ROOT), (a.commit, old)):
                 cmd = [sys.executable, '-c', RUN, str(tree), *PROTOCOL, '--steps', str(a.steps), '--out', str(tmp/f'run_{len(jobs)}')]
-                jobs[name] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                jobs[name] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=tree_env(tree))
             res = {}
             for name, p in jobs.items():
                 out, err = p.communicate()

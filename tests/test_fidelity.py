@@ -1,4 +1,5 @@
-"""Fidelity to the MAML sinusoid protocol, measured with the package's own commands (scripts/fidelity.py).
+"""Fidelity to the MAML sinusoid protocol, measured with the package's own commands (metamr_nb.fidelity,
+`python -m metamr_nb.fidelity`).
 
 The default suite runs the MAML K=10 protocol for 2,000 meta-steps (about 10 s). Its thresholds come
 from measuring that length (seed 0, --init maml, 1,000 fresh tasks: 1.277 after 1 step, 0.869 after 10 steps
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def fidelity(tmp_path, *args, raw=False):
     out = tmp_path/'fidelity.json'
-    p = subprocess.run([sys.executable, str(ROOT/'scripts'/'fidelity.py'), *args, '--runs-dir', str(tmp_path/'runs'),
+    p = subprocess.run([sys.executable, '-m', 'metamr_nb.fidelity', *args, '--runs-dir', str(tmp_path/'runs'),
                         '--out', str(out)], capture_output=True, text=True, timeout=3600)
     assert p.returncode == 0, p.stderr
     runs = json.loads(out.read_text())['runs']
@@ -46,14 +47,14 @@ def test_maml_short_protocol(tmp_path):
 
 
 def test_runs_side_by_side_keep_each_other(tmp_path):
-    "Two fidelity.py processes started together, writing one results file (one per core), each keep the other's rows."
+    "Two fidelity processes started together, writing one results file (one per core), each keep the other's rows."
     out = tmp_path/'fidelity.json'
-    cmd = lambda run: [sys.executable, str(ROOT/'scripts'/'fidelity.py'), '--steps', '20', '--tasks', '10', '--runs', run,
+    cmd = lambda run: [sys.executable, '-m', 'metamr_nb.fidelity', '--steps', '20', '--tasks', '10', '--runs', run,
                        '--runs-dir', str(tmp_path/'runs'), '--out', str(out)]
     procs = [subprocess.Popen(cmd(run), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for run in ('maml_k5', 'reptile_k10')]
     for p in procs: assert p.wait(timeout=600) == 0, p.stderr.read()
     runs = json.loads(out.read_text())['runs']
-    assert list(runs) == ['reptile_k10', 'maml_k5']  # both, in the script's order, whichever finished first
+    assert list(runs) == ['reptile_k10', 'maml_k5']  # both, in the protocol's order, whichever finished first
     assert 'at_5_shots' not in runs['maml_k5']  # only K = 10 MAML runs are scored again on 5 points
 
 
@@ -61,7 +62,7 @@ def test_runs_side_by_side_keep_each_other(tmp_path):
 def test_refusals_name_the_problem(tmp_path):
     "A finished run folder whose results row is gone, and --eval-only without a run, stop with a message saying which and what to do."
     out = tmp_path/'fidelity.json'
-    cmd = lambda *a: subprocess.run([sys.executable, str(ROOT/'scripts'/'fidelity.py'), '--steps', '20', '--tasks', '10',
+    cmd = lambda *a: subprocess.run([sys.executable, '-m', 'metamr_nb.fidelity', '--steps', '20', '--tasks', '10',
                                      '--runs', 'reptile_k10', '--out', str(out), *a], capture_output=True, text=True, timeout=600)
     p = cmd('--runs-dir', str(tmp_path/'none'), '--eval-only')
     assert p.returncode == 1 and 'no run reptile_k10' in p.stderr and 'drop --eval-only' in p.stderr, p.stderr

@@ -1,6 +1,6 @@
 """Every saved result says where it came from: the commit, the torch and numpy versions, the CPU and its vector
 instructions, the threads and the exact command (issue #17). A results file holds one `provenance` block, or one per
-row where rows are made by separate invocations (scripts/fidelity.py)."""
+row where rows are made by separate invocations (metamr_nb.fidelity)."""
 import json, subprocess
 from pathlib import Path
 import pytest
@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted(p for p in (ROOT/'results').rglob('*.json'))
 NEED = {'commit', 'dirty', 'torch', 'numpy', 'cpu', 'cpu_capability', 'threads', 'command'}
-# Made by scripts/shape_kinds.py before results recorded where they came from; their remaking (about an hour on two
+# Made by scripts/shape_kinds.py (now metamr_nb.shape_kinds) before results recorded where they came from; their remaking (about an hour on two
 # cores) had not finished when this test was written. A file listed here must still lack provenance, so the list can
 # only shrink: remake a file, then take it off the list.
 PENDING = {'results/shape_kinds.json', 'results/shape_kinds_long.json', 'results/shape_kinds_pre.json',

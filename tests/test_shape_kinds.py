@@ -1,12 +1,11 @@
-"""The shape-kind comparison (scripts/shape_kinds.py): the saved results have the schema the code writes, and a
+"""The shape-kind comparison (metamr_nb.shape_kinds, `python -m metamr_nb.shape_kinds`): the saved results have the schema the code writes, and a
 reduced run (`--quick`: tiny runs, a few tasks) works in seconds and agrees with the `metamr_eval` command it records."""
-import contextlib, importlib.util, io, json, math, re, shlex
+import contextlib, io, json, math, re, shlex
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location('shape_kinds', ROOT/'scripts'/'shape_kinds.py')
-sk = importlib.util.module_from_spec(spec); spec.loader.exec_module(sk)
+from metamr_nb import shape_kinds as sk
 
 
 def test_saved_results_schema():

@@ -1,12 +1,11 @@
-"""The studies (scripts/studies.py): the saved results still have the schema the code writes, and a reduced run of
+"""The studies (metamr_nb.studies, `python -m metamr_nb.studies`): the saved results still have the schema the code writes, and a reduced run of
 every study (`--quick`: tiny runs, 20 tasks per condition) works in seconds and agrees with `metamr_eval`."""
-import contextlib, importlib.util, io, json, math, shlex
+import contextlib, io, json, math, shlex
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location('studies', ROOT/'scripts'/'studies.py')
-studies = importlib.util.module_from_spec(spec); spec.loader.exec_module(studies)
+from metamr_nb import studies
 
 
 @pytest.mark.parametrize('name', list(studies.STUDIES))
@@ -50,13 +49,13 @@ def test_quick_noise_uses_clean_queries(quick):
 
 
 def test_reproduction_matches_fidelity():
-    "The reproduction table is a copy of results/fidelity.json; after rerunning scripts/fidelity.py, refresh it with\n    `python scripts/studies.py --only reproduction`."
+    "The reproduction table is a copy of results/fidelity.json; after rerunning the fidelity protocol, refresh it with\n    `python -m metamr_nb.studies --only reproduction`."
     fid = json.loads((ROOT/'results'/'fidelity.json').read_text())
     rep = json.loads((ROOT/'results'/'studies'/'reproduction.json').read_text())
     # every run's own scoring, and each K = 10 MAML run's scoring on 5-shot tasks (the paper's protocol for its table)
     want = [(n, ev) for n, r in fid['runs'].items() for ev in (r, *([r['at_5_shots']] if 'at_5_shots' in r else []))]
     assert [(r['run'], r['eval_command']) for r in rep['rows']] == [(n, ev['eval_command']) for n, ev in want], \
-        'stale: run `python scripts/studies.py --only reproduction`'
+        'stale: run `python -m metamr_nb.studies --only reproduction`'
     assert any(r['train_shots'] == 10 and r['shots'] == 5 for r in rep['rows']), 'no row follows the paper (K = 10 model, 5 shots)'
     for r, (n, ev) in zip(rep['rows'], want):
-        assert json.dumps(r['steps']) == json.dumps(ev['steps']), f"{n} is stale: run `python scripts/studies.py --only reproduction`"
+        assert json.dumps(r['steps']) == json.dumps(ev['steps']), f"{n} is stale: run `python -m metamr_nb.studies --only reproduction`"
