@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from .models import MLP, params_of
 from .signals import Sinusoid
-from .mapreduce import as_batch, get_loss, map_loop, map_batched
+from .mapreduce import as_batch, get_loss, map_loop
+from .batched import map_batched
 from .learners import make_learner
 
 # %% auto #0

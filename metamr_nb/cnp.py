@@ -89,6 +89,8 @@ def _per_class_order(xs, ys):
     take = lambda a: torch.gather(a, 1, idx[..., None].expand(-1, -1, a.shape[-1]))
     return take(xs), take(ys), K
 
+
+# %% ../nbs/05a_cnp.ipynb #fe9d5bc2
 class CNP(Learner):
     "The set encoder as a learner: no inner loop, one outer step on the query points' likelihood given the support set."
     algo = 'cnp'
@@ -138,21 +140,23 @@ class CNP(Learner):
         if xt.shape[1] == 0: raise ValueError("the tasks have no query points (Q = 0); the CNP trains on query points: use Q >= 1")
         return self._nll(xs[:, :k], ys[:, :k], xt, yt), k
 
-    def meta_step(self, batch) -> dict:
-        "One outer step on the query likelihood given the support set."
-        nll, k = self._task_nll(batch)
-        loss = nll.mean()
-        self.opt.zero_grad(set_to_none=True); loss.backward(); self.opt.step()
-        lr = self.opt.param_groups[0]['lr']
-        if self.sched is not None: self.sched.step()
-        return {'loss': loss.item(), 'outer_lr': lr, 'context': k}
+# %% ../nbs/05a_cnp.ipynb #1f76e611
+@patch
+def meta_step(self:CNP, batch) -> dict:
+    "One outer step on the query likelihood given the support set."
+    nll, k = self._task_nll(batch)
+    loss = nll.mean()
+    self.opt.zero_grad(set_to_none=True); loss.backward(); self.opt.step()
+    lr = self.opt.param_groups[0]['lr']
+    if self.sched is not None: self.sched.step()
+    return {'loss': loss.item(), 'outer_lr': lr, 'context': k}
 
-    def partial(self, batch) -> tuple:
-        "The reduce's first half: the gradient of the tasks' summed loss (name → tensor), and that sum."
-        nll, _ = self._task_nll(batch)
-        total = nll.sum()
-        return dict(zip(self.params, torch.autograd.grad(total, list(self.params.values())))), total.detach()
-
+@patch
+def partial(self:CNP, batch) -> tuple:
+    "The reduce's first half: the gradient of the tasks' summed loss (name → tensor), and that sum."
+    nll, _ = self._task_nll(batch)
+    total = nll.sum()
+    return dict(zip(self.params, torch.autograd.grad(total, list(self.params.values())))), total.detach()
 
 # %% ../nbs/05a_cnp.ipynb #7a8c4cf8
 @patch

@@ -11,6 +11,7 @@ import torch
 from torch.func import functional_call, grad, jvp, vmap
 from .tasks import ARRAYS, TaskSet
 from .mapreduce import as_batch, get_loss
+from .batched import closed_form_layers, loss_hvp_batched
 from .learners import GradientLearner, Learner
 from .registry import build_model, make_learner
 from .training import load_checkpoint
@@ -128,13 +129,13 @@ def sharpness(learner:Learner, # a gradient-based learner (its shared parameters
     loss_fn = get_loss(loss)
     def loss_at(p, x, y): return loss_fn(functional_call(model, p, (x,)), y)
     def hvp_auto(p, x, y, v): return jvp(lambda q: grad(loss_at)(q, x, y), (p,), (v,))[1]  # d/dε ∇L(p + εv)
-    closed = isinstance(loss, str) and hasattr(model, 'loss_hvp_batched')
+    closed = closed_form_layers(model, loss) is not None
     gen, out = torch.Generator().manual_seed(int(seed)), []
     for i in range(0, b['x_support'].shape[0], chunk):
         xs, ys = b['x_support'][i:i+chunk], b['y_support'][i:i+chunk]
         p = {k: t.unsqueeze(0).expand(xs.shape[0], *t.shape) for k, t in theta.items()}  # every task starts at θ
         def hvp(v):
-            hv = model.loss_hvp_batched(p, xs, ys, loss, v) if closed else None
+            hv = loss_hvp_batched(model, p, xs, ys, loss, v) if closed else None
             return hv if hv is not None else vmap(hvp_auto, in_dims=(None, 0, 0, 0))(theta, xs, ys, v)
         v, lam = {k: torch.randn(t.shape, generator=gen, dtype=dtype) for k, t in p.items()}, None
         with torch.no_grad():

@@ -9,8 +9,9 @@ from fastcore.basics import patch
 from torch import nn
 from torch.func import functional_call, vmap
 from .models import build_model, fforward, params_of
-from .mapreduce import (ACCURACIES, MapResult, adapt_steps, as_batch, check_lr, get_loss, get_map, reduce_mean,
+from .mapreduce import (ACCURACIES, MapResult, adapt_steps, as_batch, check_lr, get_loss, reduce_mean,
                                  reptile_direction, apply_direction)
+from .batched import get_map
 
 
 # %% auto #0

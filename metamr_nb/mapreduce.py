@@ -12,8 +12,8 @@ from torch.func import functional_call, grad, grad_and_value, vmap
 from .tasks import ARRAYS, TaskSet
 
 # %% auto #0
-__all__ = ['LOSSES', 'ACCURACIES', 'OUTPUTS', 'MAX_HALVINGS', 'MAPS', 'mse', 'ce', 'bce', 'get_loss', 'check_lr', 'MapResult',
-           'as_batch', 'map_loop', 'map_vmap', 'map_batched', 'safeguard_step', 'adapt_steps', 'get_map', 'reduce_mean',
+__all__ = ['LOSSES', 'BATCHED_LOSSES', 'ACCURACIES', 'OUTPUTS', 'MAX_HALVINGS', 'mse', 'ce', 'bce', 'get_loss', 'per_task_loss',
+           'check_lr', 'MapResult', 'as_batch', 'map_loop', 'map_vmap', 'safeguard_step', 'adapt_steps', 'reduce_mean',
            'reptile_direction', 'apply_direction']
 
 # %% ../nbs/04_mapreduce.ipynb #39851844
@@ -30,12 +30,20 @@ def bce(logit, y):
     return F.binary_cross_entropy_with_logits(logit.reshape(-1), y.reshape(-1).to(logit.dtype))
 
 LOSSES = {'mse': mse, 'ce': ce, 'bce': bce}
+# the same losses for a batch of tasks at once, out [T, N, D] → [T]: written out, since a `vmap` call costs ~0.1 ms
+BATCHED_LOSSES = {'mse': lambda o, y: ((o - y)**2).flatten(1).mean(1),
+                  'bce': lambda o, y: F.binary_cross_entropy_with_logits(o, y.to(o.dtype), reduction='none').flatten(1).mean(1),
+                  'ce': lambda o, y: F.cross_entropy(o.flatten(0, 1), y.reshape(-1).long(), reduction='none').view(o.shape[0], -1).mean(1)}
 
 def get_loss(name:str):
     "The loss function called `name`, with an error listing the valid names."
     if callable(name): return name
     if name not in LOSSES: raise ValueError(f"unknown loss {name!r}; valid losses: {sorted(LOSSES)}")
     return LOSSES[name]
+
+def per_task_loss(name):
+    "f(out [T, N, D], y) → each task's mean loss [T]: the batched form of `LOSSES[name]` (a loss function is vmapped)."
+    return BATCHED_LOSSES[name] if isinstance(name, str) and name in BATCHED_LOSSES else vmap(get_loss(name))
 
 # the accuracy reported beside each loss, for one task's predictions (0 for regression)
 ACCURACIES = {'mse': lambda out, y: torch.zeros(()),
@@ -151,101 +159,6 @@ def map_vmap(model, # the network, used as a function of `params`
     return MapResult(out, loss)
 
 
-# %% ../nbs/04_mapreduce.ipynb #e0e23a7f
-def _per_task_loss(loss):
-    "f(out [T, N, D], y) → per-task mean loss [T]: written out for the built-in losses (a `vmap` call costs ~0.1 ms), vmapped otherwise."
-    if loss == 'mse': return lambda o, y: ((o - y)**2).flatten(1).mean(1)
-    if loss == 'bce':
-        return lambda o, y: F.binary_cross_entropy_with_logits(o, y.to(o.dtype), reduction='none').flatten(1).mean(1)
-    if loss == 'ce':
-        return lambda o, y: F.cross_entropy(o.flatten(0, 1), y.reshape(-1).long(), reduction='none').view(o.shape[0], -1).mean(1)
-    return vmap(get_loss(loss))
-
-def _sgd(p:dict, g:dict, lr:float):
-    "p − lr·g for every tensor of the dicts; without autograd, in one call for all of them (as `torch.optim` does)."
-    if torch.is_grad_enabled(): return {k: p[k] - lr*g[k] for k in p}
-    return dict(zip(p, torch._foreach_add(list(p.values()), [g[k] for k in p], alpha=-lr)))
-
-def _meta_grad_closed(model, params, batch, xe, ye, inner_steps, inner_lr, loss):
-    "MAML's per-task meta-gradients without autograd (a `MapResult`), or None where the model has no closed form."
-    xs, ys, T = batch['x_support'], batch['y_support'], batch['x_support'].shape[0]
-    p, ps = {k: v.detach().unsqueeze(0).expand(T, *v.shape) for k, v in params.items()}, []
-    with torch.no_grad():
-        for _ in range(inner_steps):  # forward through the inner steps, keeping every p_i
-            lg = model.loss_grad_batched(p, xs, ys, loss, value=False, keep=True)
-            if lg is None: return None
-            ps.append((p, lg[2]))  # the point and its pass's intermediates, which the way back reuses
-            p = _sgd(p, lg[1], inner_lr)
-        lg = model.loss_grad_batched(p, xe, ye, loss)
-        if lg is None: return None
-        ql, v = lg
-        # p_{i+1} = p_i − α∇L(p_i) has Jacobian I − α·H(p_i), so the chain rule gives
-        # dL_query/dθ = (I − α·H(p_0)) ··· (I − α·H(p_{n−1})) ∇L_query(p_n): applied right to left
-        for pi, cache in reversed(ps):
-            hv = model.loss_hvp_batched(pi, xs, ys, loss, v, cache=cache)
-            if hv is None: return None
-            v = _sgd(v, hv, inner_lr)
-    return MapResult(v, ql)
-
-def map_batched(model, # a network with `forward_batched(params [T, ...], x [T, N, d])`
-                params:dict, # shared parameters θ (name → tensor)
-                batch:dict, # `as_batch(taskset)`
-                inner_steps:int=1, # SGD steps on each task's support set
-                inner_lr:float=0.01, # their learning rate
-                loss='mse', # loss name or function(pred, y)
-                output:str='adapted', # 'adapted', 'query_grad' or 'meta_grad'
-                safeguard:bool=False): # halve a task's step while its support loss would rise (`safeguard_step`)
-    "The map with a task axis on the parameters and plain autograd: same results as `map_loop`."
-    _check_map_args(params, batch, inner_steps, inner_lr, output)
-    if not hasattr(model, 'forward_batched'):
-        raise ValueError(f"{type(model).__name__} has no forward_batched method; use execution='vmap', which batches any model")
-    per_task = _per_task_loss(loss)
-    T, names, second = batch['x_support'].shape[0], list(params), output == 'meta_grad'
-    xe, ye = (batch['x_query'], batch['y_query']) if batch['x_query'].shape[1] > 0 else (batch['x_support'], batch['y_support'])
-    closed = isinstance(loss, str) and hasattr(model, 'loss_grad_batched')
-
-    def grads(p, x, y, create_graph, value=True):
-        "Per-task loss [T] and gradients: in closed form when the model offers one, else by autograd."
-        lg = model.loss_grad_batched(p, x, y, loss, value) if closed else None
-        if lg is not None: return lg
-        with torch.enable_grad():
-            if not create_graph: p = {k: v.detach().requires_grad_() for k, v in p.items()}
-            l = per_task(model.forward_batched(p, x), y)
-            return l, dict(zip(names, torch.autograd.grad(l.sum(), [p[k] for k in names], create_graph=create_graph)))
-
-    def support_loss(q): return per_task(model.forward_batched(q, batch['x_support']), batch['y_support'])
-    def safeguard_acts():
-        "Whether the plain inner steps would raise some task's support loss (the safeguard's test, without its halvings)."
-        with torch.no_grad():
-            q = {k: v.detach().unsqueeze(0).expand(T, *v.shape) for k, v in params.items()}
-            for _ in range(inner_steps):
-                new = _sgd(q, grads(q, batch['x_support'], batch['y_support'], False, value=False)[1], inner_lr)
-                if not bool((support_loss(new) <= support_loss(q)).all()): return True
-                q = new
-        return False
-    # the closed form's way back assumes one step size for every task: with the safeguard, only where it never acts
-    if second and closed and hasattr(model, 'loss_hvp_batched') and not (safeguard and safeguard_acts()):
-        res = _meta_grad_closed(model, params, batch, xe, ye, inner_steps, inner_lr, loss)
-        if res is not None: return res
-    if second: p0 = {k: v.detach().unsqueeze(0).expand(T, *v.shape).clone().requires_grad_() for k, v in params.items()}
-    else: p0 = {k: v.detach().unsqueeze(0).expand(T, *v.shape) for k, v in params.items()}
-    with torch.set_grad_enabled(second):  # first-order outputs need no graph at all
-        p = p0
-        for _ in range(inner_steps):
-            _, g = grads(p, batch['x_support'], batch['y_support'], second, value=False)
-            new = _sgd(p, g, inner_lr)
-            if safeguard:
-                new = safeguard_step(support_loss, p, g, new, inner_lr, lazy=True, loss_of_tasks=lambda q, i: per_task(
-                    model.forward_batched(q, batch['x_support'][i]), batch['y_support'][i]))
-            p = new
-        if output == 'adapted':
-            with torch.no_grad(): return MapResult({k: v.detach() for k, v in p.items()}, per_task(model.forward_batched(p, xe), ye))
-        if output == 'query_grad':
-            ql, g = grads(p, xe, ye, False)
-            return MapResult({k: v.detach() for k, v in g.items()}, ql.detach())
-        ql = per_task(model.forward_batched(p, xe), ye)
-        return MapResult(dict(zip(names, torch.autograd.grad(ql.sum(), [p0[k] for k in names]))), ql.detach())
-
 # %% ../nbs/04_mapreduce.ipynb #0a432c7a
 MAX_HALVINGS = 20 # the safeguard tries the step size lr·2⁻ʲ for j = 0 … MAX_HALVINGS, then no step
 
@@ -330,18 +243,6 @@ def adapt_steps(model, # the network, used as a function of `params`
         done = s
         yield s, p
 
-
-# %% ../nbs/04_mapreduce.ipynb #3b4d432d
-MAPS = {'vmap': map_vmap, 'loop': map_loop, 'batched': map_batched}
-
-def get_map(execution:str, # 'auto', 'batched', 'vmap' or 'loop'
-            model=None): # the network ('auto' looks at it)
-    "The map execution called `execution`."
-    if execution == 'auto': execution = 'batched' if hasattr(model, 'forward_batched') else 'vmap'
-    if execution not in MAPS: raise ValueError(f"unknown map execution {execution!r}; valid: {['auto'] + sorted(MAPS)}")
-    if execution == 'batched' and model is not None and not hasattr(model, 'forward_batched'):
-        raise ValueError(f"{type(model).__name__} has no batched form (forward_batched); use execution 'vmap' (or 'auto'), which batches any model")
-    return MAPS[execution]
 
 # %% ../nbs/04_mapreduce.ipynb #6b7c2d7e
 def reduce_mean(out:dict):

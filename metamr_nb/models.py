@@ -21,20 +21,6 @@ class ModelError(ValueError):
     "A model was asked for something it cannot do; the message says what to change."
 
 # %% ../nbs/03_models.ipynb #23e6987c
-def _loss_and_dout(h, y, loss:str, value:bool=True):
-    "Per-task mean `loss` [T] of outputs `h` [T, N, D] (None unless `value`) and its gradient with respect to `h`."
-    N = h.shape[1]
-    if loss == 'mse':
-        diff = h - y
-        return (diff**2).flatten(1).mean(1) if value else None, diff*(2./(N*h.shape[2]))
-    if loss == 'bce':
-        l = (torch.nn.functional.binary_cross_entropy_with_logits(h, y.to(h.dtype), reduction='none').flatten(1).mean(1)
-             if value else None)
-        return l, (h.sigmoid() - y.to(h.dtype))/(N*h.shape[2])
-    logp = h.log_softmax(-1)
-    onehot = torch.nn.functional.one_hot(y.reshape(y.shape[0], N).long(), h.shape[-1]).to(h.dtype)
-    return -(logp*onehot).sum(-1).mean(1) if value else None, (logp.exp() - onehot)/N
-
 class MLP(nn.Module):
     "A fully connected network: `d_in` → hidden `widths` → `d_out`."
     def __init__(self,
@@ -71,65 +57,6 @@ class MLP(nn.Module):
                 h = torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))
             else: h = layer(h)
         return h
-
-    def _closed_form_layers(self, loss:str):
-        "The names of the linear layers, or None where the closed forms do not cover this activation and loss."
-        if self.config['activation'] not in ('relu', 'tanh') or loss not in ('mse', 'bce', 'ce'): return None
-        return [n for n, l in self.net.named_children() if isinstance(l, nn.Linear)]
-
-    def loss_grad_batched(self, params:dict, x, y, loss:str, value:bool=True, keep:bool=False):
-        "Per-task mean `loss` [T] (None unless `value`: an inner step needs only the gradients) and its gradients (name → [T, *shape]) in closed form; None where there is none. `keep`: also return the pass's intermediates, which `loss_hvp_batched` at the same point reuses."
-        act, layers = self.config['activation'], self._closed_form_layers(loss)
-        if layers is None: return None
-        hs, h = [x], x
-        for i, n in enumerate(layers):  # forward, keeping every layer's input
-            h = torch.baddbmm(params[f'net.{n}.bias'].unsqueeze(1), h, params[f'net.{n}.weight'].transpose(1, 2))
-            if i < len(layers) - 1:
-                h = h.relu() if act == 'relu' else h.tanh()
-                hs.append(h)
-        l, d = _loss_and_dout(h, y, loss, value)
-        grads, ds, es = {}, [None]*len(layers), [None]*len(layers)
-        for i in range(len(layers) - 1, -1, -1):  # backward, layer by layer
-            n, inp = layers[i], hs[i]
-            ds[i] = d  # the gradient with respect to layer i's output z_i
-            grads[f'net.{n}.weight'], grads[f'net.{n}.bias'] = torch.bmm(d.transpose(1, 2), inp), d.sum(1)
-            if i > 0:
-                es[i] = e = torch.bmm(d, params[f'net.{n}.weight'])  # (bmm: `@` adds a few µs of shape logic per call)
-                # relu' as autograd itself computes it (zero where the relu output is zero); a boolean-mask product was much slower here
-                d = torch.ops.aten.threshold_backward(e, inp, 0.) if act == 'relu' else e*(1 - inp**2)
-        return (l, grads, {'hs': hs, 'out': h, 'ds': ds, 'es': es}) if keep else (l, grads)
-
-    def loss_hvp_batched(self, params:dict, x, y, loss:str, v:dict, cache:dict=None):
-        "Per-task Hessian of the mean `loss` times `v` (name → [T, *shape]) in closed form; None where there is none. `cache`: what `loss_grad_batched(..., keep=True)` kept at the same parameters and data (saves redoing that pass)."
-        # Pearlmutter's R-operator: R(f) is the derivative of f along v. Next to the gradient pass's forward (each
-        # layer's output z) and backward (each gradient d), an R-forward carries R(z) and an R-backward carries R(d).
-        act, layers = self.config['activation'], self._closed_form_layers(loss)
-        if layers is None: return None
-        if cache is None: cache = self.loss_grad_batched(params, x, y, loss, value=False, keep=True)[2]
-        hs, h, ds, es = cache['hs'], cache['out'], cache['ds'], cache['es']
-        rhs, rh = [None], None
-        for i, n in enumerate(layers):  # R-forward
-            W, V = params[f'net.{n}.weight'], v[f'net.{n}.weight']
-            rz = torch.baddbmm(v[f'net.{n}.bias'].unsqueeze(1), hs[i], V.transpose(1, 2))
-            if rh is not None: rz = torch.baddbmm(rz, rh, W.transpose(1, 2))
-            if i < len(layers) - 1:
-                rh = torch.ops.aten.threshold_backward(rz, hs[i + 1], 0.) if act == 'relu' else rz*(1 - hs[i + 1]**2)
-                rhs.append(rh)
-        N = x.shape[1]
-        if loss == 'mse': rd = rz*(2./(N*h.shape[2]))
-        elif loss == 'bce': s = h.sigmoid(); rd = s*(1 - s)*rz/(N*h.shape[2])
-        else: s = h.softmax(-1); rd = (s*rz - s*(s*rz).sum(-1, keepdim=True))/N
-        hv = {}
-        for i in range(len(layers) - 1, -1, -1):  # R-backward
-            n, inp, rinp, d = layers[i], hs[i], rhs[i], ds[i]
-            hv[f'net.{n}.weight'] = torch.bmm(rd.transpose(1, 2), inp)
-            if rinp is not None: hv[f'net.{n}.weight'] = torch.baddbmm(hv[f'net.{n}.weight'], d.transpose(1, 2), rinp)
-            hv[f'net.{n}.bias'] = rd.sum(1)
-            if i > 0:
-                re = torch.baddbmm(torch.bmm(rd, params[f'net.{n}.weight']), d, v[f'net.{n}.weight'])
-                if act == 'relu': rd = torch.ops.aten.threshold_backward(re, inp, 0.)  # relu'' = 0: only the mask remains
-                else: rd = re*(1 - inp**2) - 2*es[i]*inp*rinp  # tanh' = 1 - h², whose derivative along v is -2·h·R(h)
-        return hv
 
     def forward(self, x):
         if x.shape[-1] != self.config['d_in']:

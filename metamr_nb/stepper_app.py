@@ -10,7 +10,8 @@ import torch
 import ipywidgets as W
 from fastcore.basics import patch
 from .models import MLP
-from .mapreduce import as_batch, get_loss, map_loop, map_batched, reptile_direction
+from .mapreduce import as_batch, get_loss, map_loop, reptile_direction
+from .batched import map_batched
 from .learners import Reptile
 from .signals import Sinusoid
 from .viz import App, _image, _logy, _slider, new_figure, png
