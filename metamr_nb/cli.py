@@ -109,6 +109,7 @@ def _families_help():
         lines.append(' '*14 + row)
     return '\n'.join(lines)
 
+# %% ../nbs/10_cli.ipynb #2deec068
 def data_parser():
     "The `metamr_data` argument parser; family options are derived from the families' constructors."
     p = argparse.ArgumentParser(
@@ -142,7 +143,6 @@ def add_family_options(p:argparse.ArgumentParser, # the parser to extend
             g.add_argument(o.flag, dest=k, type=_TYPES[o.kind], default=argparse.SUPPRESS, metavar=_META[o.kind], help=o.help + where)
             flags.add(o.flag)
     return flags
-
 
 # %% ../nbs/10_cli.ipynb #dca4cb53
 def _join_negative(argv, value_flags):
@@ -213,6 +213,7 @@ def _widths(text):
         raise argparse.ArgumentTypeError(f"expected positive layer sizes like 40,40, got {text!r}")
     return w
 
+# %% ../nbs/10_cli.ipynb #a3f1ff27
 def train_parser():
     "The `metamr_train` argument parser."
     p = argparse.ArgumentParser(prog='metamr_train', allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -307,6 +308,7 @@ def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a lis
     check_train_args(o, fail)
     return o, family, fail, args, p
 
+# %% ../nbs/10_cli.ipynb #33963524
 def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     "`metamr_train`: meta-train a learner and write a run folder (holding its lock while it does)."
     from metamr_nb.training import RunLock, RunLocked, clean_stale_tmp
@@ -327,6 +329,7 @@ def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
         return _train_locked(o, family, fail, args, p, argv, out)
     finally: lock.release()
 
+# %% ../nbs/10_cli.ipynb #06dfef0b
 def _train_locked(o, family, fail, args, p, argv, out):
     import time
     from metamr_nb.training import TrainingDiverged, adapted_query_loss
@@ -358,6 +361,7 @@ def _train_locked(o, family, fail, args, p, argv, out):
     print(f"trained {o['algo']} steps {start}->{trainer.step} in {dt:.1f} s ({(trainer.step - start)/max(dt, 1e-9):.0f} steps/s); "
           f"validation query loss after {trainer.learner.inner_steps} inner step(s): {val:.4f}; run: {out}")
 
+# %% ../nbs/10_cli.ipynb #6c711059
 def _train_rank(argv:list):
     "`metamr_train` started by torchrun itself: resolve the options as the command does (a restarted job resumes) and run one rank."
     from metamr_nb.distributed import run_rank, restart_count
@@ -368,7 +372,6 @@ def _train_rank(argv:list):
     o, family, fail, _, _ = resolve_train_options(list(argv), resume=resume)
     return run_rank(o, family, fail)
 
-
 # %% ../nbs/10_cli.ipynb #835167c2
 _EVAL_COMMON = ('run', 'family', 'data', 'tasks', 'shots', 'queries', 'steps', 'lr', 'seed', 'json', 'widths', 'threads', 'sharpness', 'safeguard')
 
@@ -378,6 +381,7 @@ def _steps_list(text):
     if not s or s[0] < 0: raise argparse.ArgumentTypeError(f"expected step counts like 0,1,5,10, got {text!r}")
     return s
 
+# %% ../nbs/10_cli.ipynb #2f9b2803
 def eval_parser():
     "The `metamr_eval` argument parser."
     p = argparse.ArgumentParser(prog='metamr_eval', allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -403,15 +407,9 @@ def eval_parser():
     p.value_flags = {'--' + c.replace('_', '-') for c in _EVAL_COMMON} | add_family_options(p, _EVAL_COMMON)
     return p
 
-def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
-    "`metamr_eval`: evaluate a trained run and print a table (or JSON)."
-    import json, torch
-    from metamr_nb.tasks import TaskSet
-    from metamr_nb.inference import load_run, evaluate, format_eval
-    p = eval_parser()
-    argv = _join_negative([str(a) for a in (sys.argv[1:] if argv is None else argv)], p.value_flags)
-    args, extra = p.parse_known_args(argv)
-    fail = _fail_for(p)
+# %% ../nbs/10_cli.ipynb #3af69fe5
+def _check_eval_args(args, fail):
+    "Refuse impossible numbers before anything is loaded; `--threads` is bounded by the cores (`args.threads` is updated)."
     if args.tasks < 1: fail(f"--tasks is {args.tasks}; it must be at least 1")
     for k in ('shots', 'queries'):
         v = getattr(args, k)
@@ -419,7 +417,10 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     args.threads = threads(args.threads, fail)
     if args.lr is not None and not args.lr > 0:
         fail(f"--lr is {args.lr}; the inner learning rate must be positive (leave it out for the run's own)")
-    torch.set_num_threads(args.threads)
+
+def _eval_learner(args, fail):
+    "The run's learner, refused when `--widths` names another architecture than the run's."
+    from metamr_nb.inference import load_run
     try: learner = load_run(args.run)
     except (OSError, ValueError) as e: fail(str(e))
     cfg = learner.run_config
@@ -428,6 +429,12 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     if args.widths is not None and list(args.widths) != list(cfg['model']['widths']):
         fail(f"the run {args.run} has hidden layers {cfg['model']['widths']}, not --widths {','.join(map(str, args.widths))}; "
              f"drop --widths or evaluate a run with that architecture")
+    return learner
+
+# %% ../nbs/10_cli.ipynb #0a3690df
+def _eval_task_set(args, extra, learner, cfg, fail):
+    "The tasks to score: the `--data` set, or fresh tasks of the run's family with the options given here over its settings."
+    from metamr_nb.tasks import TaskSet
     if args.data:
         if family_given(args, _EVAL_COMMON) or args.family: fail("family options do not apply with --data (the task set is fixed)")
         fixed = [k for k in ('shots', 'queries') if getattr(args, k) is not None]
@@ -447,23 +454,23 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
                      f"--tasks {args.tasks}", "evaluate on fewer tasks", fail)
         try: tasks = eval_tasks(cfg, args.tasks, args.shots, args.queries, args.seed, family=fam)
         except ValueError as e: fail(str(e))
-    if extra: fail(f"unrecognized argument(s) {' '.join(extra)}")
-    outs, ways = cfg['model'].get('n_classes') or cfg['model'].get('d_out'), task_kind(tasks)[2]
-    if learner.loss == 'ce' and ways and outs and ways != outs:
-        fail(f"the run's model is a {outs}-way classifier, and these tasks are {ways}-way; evaluate on {outs}-way tasks "
-             + ("(a task set sampled with --ways " if args.data else "(--ways ") + f"{outs})")
-    lr = learner.inner_lr if args.lr is None else args.lr  # None for a learner without an inner loop (the set encoder)
-    try: res = evaluate(learner, tasks, steps=args.steps, lr=args.lr, safeguard=args.safeguard)
+    return tasks
+
+# %% ../nbs/10_cli.ipynb #57944982
+def _sharpness_summary(learner, tasks, lr, fail) -> dict:
+    "Quantiles of the tasks' sharpness at the start, the threshold 2/lr and the share of tasks above it."
+    import numpy as np
+    from metamr_nb.inference import sharpness
+    try: lam = sharpness(learner, tasks)
     except ValueError as e: fail(str(e))
-    sharp = None
-    if args.sharpness:
-        import numpy as np
-        from metamr_nb.inference import sharpness
-        try: lam = sharpness(learner, tasks)
-        except ValueError as e: fail(str(e))
-        q10, q50, q90 = (float(v) for v in np.quantile(lam, [0.1, 0.5, 0.9]))
-        sharp = {'threshold': 2/lr, 'q10': q10, 'median': q50, 'q90': q90, 'max': float(lam.max()),
-                 'above': float((lam > 2/lr).mean())}
+    q10, q50, q90 = (float(v) for v in np.quantile(lam, [0.1, 0.5, 0.9]))
+    return {'threshold': 2/lr, 'q10': q10, 'median': q50, 'q90': q90, 'max': float(lam.max()),
+             'above': float((lam > 2/lr).mean())}
+
+def _print_eval(args, learner, cfg, tasks, res, sharp, lr):
+    "Print the scores: a table (and the sharpness), or JSON with `--json`."
+    import json
+    from metamr_nb.inference import format_eval
     ways = task_kind(tasks)[2]  # N of an N-way set: its K support points per task are N·K images
     K = tasks.shots//ways if ways else tasks.shots
     if args.json:
@@ -481,6 +488,31 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
             print(f"sharpness at the start: median {sharp['median']:.4g} (10% {sharp['q10']:.4g}, 90% {sharp['q90']:.4g}, "
                   f"max {sharp['max']:.4g}); {sharp['above']:.1%} of tasks above 2/lr = {sharp['threshold']:.4g}, "
                   f"where SGD at lr {lr:g} starts out unstable")
+
+# %% ../nbs/10_cli.ipynb #cfac86dc
+def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
+    "`metamr_eval`: evaluate a trained run and print a table (or JSON)."
+    import torch
+    from metamr_nb.inference import evaluate
+    p = eval_parser()
+    argv = _join_negative([str(a) for a in (sys.argv[1:] if argv is None else argv)], p.value_flags)
+    args, extra = p.parse_known_args(argv)
+    fail = _fail_for(p)
+    _check_eval_args(args, fail)
+    torch.set_num_threads(args.threads)
+    learner = _eval_learner(args, fail)
+    cfg = learner.run_config
+    tasks = _eval_task_set(args, extra, learner, cfg, fail)
+    if extra: fail(f"unrecognized argument(s) {' '.join(extra)}")
+    outs, ways = cfg['model'].get('n_classes') or cfg['model'].get('d_out'), task_kind(tasks)[2]
+    if learner.loss == 'ce' and ways and outs and ways != outs:
+        fail(f"the run's model is a {outs}-way classifier, and these tasks are {ways}-way; evaluate on {outs}-way tasks "
+             + ("(a task set sampled with --ways " if args.data else "(--ways ") + f"{outs})")
+    lr = learner.inner_lr if args.lr is None else args.lr  # None for a learner without an inner loop (the set encoder)
+    try: res = evaluate(learner, tasks, steps=args.steps, lr=args.lr, safeguard=args.safeguard)
+    except ValueError as e: fail(str(e))
+    sharp = _sharpness_summary(learner, tasks, lr, fail) if args.sharpness else None
+    _print_eval(args, learner, cfg, tasks, res, sharp, lr)
 
 # %% ../nbs/10_cli.ipynb #198ac550
 def bench_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)

@@ -253,16 +253,20 @@ class ImageSetEncoder(nn.Module):
         count = onehot.sum(1).clamp(min=1)[..., None]          # a class with no image in the context gets r_j = 0
         return torch.einsum('tkn,tkr->tnr', onehot, r_i)/count  # reduce: the mean of each class's vectors
 
-    def decode(self, r, xt):
-        "One logit per class for each target image `xt` [T, M, C·S·S]: (logits [T, M, N], None)."
-        h = self.embed(xt)
-        if h.shape[0] != r.shape[0]: raise ModelError(f"targets for {h.shape[0]} tasks but representations for {r.shape[0]}")
-        T, M, N = h.shape[0], h.shape[1], r.shape[1]
-        pair = torch.cat([r[:, None].expand(T, M, N, r.shape[-1]), h[:, :, None].expand(T, M, N, h.shape[-1])], -1)
-        return self.decoder(pair)[..., 0], None
 
-    def forward(self, xc, yc, xt):
-        "Logits at the target images given the labelled context images: see `decode`."
-        return self.decode(self.encode(xc, yc), xt)
+# %% ../nbs/05a_cnp.ipynb #41b27193
+@patch
+def decode(self:ImageSetEncoder, r, xt):
+    "One logit per class for each target image `xt` [T, M, C·S·S]: (logits [T, M, N], None)."
+    h = self.embed(xt)
+    if h.shape[0] != r.shape[0]: raise ModelError(f"targets for {h.shape[0]} tasks but representations for {r.shape[0]}")
+    T, M, N = h.shape[0], h.shape[1], r.shape[1]
+    pair = torch.cat([r[:, None].expand(T, M, N, r.shape[-1]), h[:, :, None].expand(T, M, N, h.shape[-1])], -1)
+    return self.decoder(pair)[..., 0], None
+
+@patch
+def forward(self:ImageSetEncoder, xc, yc, xt):
+    "Logits at the target images given the labelled context images: see `decode`."
+    return self.decode(self.encode(xc, yc), xt)
 
 SET_ENCODERS['cnp_image'] = ImageSetEncoder

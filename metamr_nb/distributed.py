@@ -249,6 +249,7 @@ def torchrun_command(nproc:int, # processes (ranks) on this machine
             '--rdzv-backend=c10d', f'--rdzv-endpoint={host}:{port}', f'--rdzv-id={job_id}',
             f'--max-restarts={max_restarts}', '--monitor-interval=0.5', '-m', module, '--', *map(str, argv)]
 
+# %% ../nbs/08_distributed.ipynb #19256a9a
 def launch(nproc:int, # processes (ranks) on this machine, >= 1
            argv:list, # the training options every rank gets (as `metamr_train` takes them)
            port:int=None, # rendezvous port (default: a free one; give one for several machines)
@@ -281,6 +282,7 @@ def launch(nproc:int, # processes (ranks) on this machine, >= 1
     if rc != 0 and report: print(f"launch: {report}", file=sys.stderr, flush=True)
     return rc
 
+# %% ../nbs/08_distributed.ipynb #e0da63d8
 def _relay(src, dst) -> str:
     "Copy torchrun's stderr to `dst` as it comes, without its own Python traceback; return who failed first, if anyone."
     buf, text = None, []
@@ -407,6 +409,7 @@ def bench_rank(meta_batch:int=1024, # tasks per meta-step, over all ranks
     finally:
         if in_torchrun() and dist.is_initialized(): dist.destroy_process_group()
 
+# %% ../nbs/08_distributed.ipynb #0f1b47b5
 def bench_main(argv:list=None): # `python -m metamr_nb.distributed bench` arguments
     "`python -m metamr_nb.distributed bench`: time sharded meta-steps; with `--nproc N`, launch N ranks with torchrun."
     p = argparse.ArgumentParser(prog='python -m metamr_nb.distributed bench', allow_abbrev=False,

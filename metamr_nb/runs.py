@@ -122,6 +122,7 @@ def check_train_args(o:dict, fail):
     if o.get('hidden', 32) < 1: fail(f"--hidden is {o['hidden']}; a ConvNet block needs at least 1 channel")
     if o['algo'] == 'cnp' and o['nproc'] > 1: fail("--nproc > 1 splits an inner loop over processes; --algo cnp has none: use --nproc 1")
 
+# %% ../nbs/07b_runs.ipynb #05ca34c9
 _LOSS_OF_FAMILY = {'inside': 'bce', 'shape_kinds': 'ce'}  # families whose targets are labels, not numbers
 
 def task_kind(source):
@@ -152,16 +153,10 @@ def check_model_args(o:dict, name:str, size, ways, fail):
         fail(f"--init {o['init']} sets how the MLP of reptile, fomaml and maml starts; this run builds "
              f"{'a set encoder' if o['algo'] == 'cnp' else 'a ConvNet'}: drop --init")
 
-def build_training(o:dict, # the resolved options (as stored in config.json's 'cli')
-                   fail, # fail(message) for a one-line error
-                   family=None, # the task family (when not training on --data)
-                   typed:set=None): # the options typed on the command line: those the network ignores are refused
-    "The `Trainer` (with its learner and task source) that the options describe."
-    import torch
+# %% ../nbs/07b_runs.ipynb #475e3f14
+def _training_source(o:dict, fail, family=None):
+    "The task source of a run (its `--data` task set, checked, or `family`) and its input and output sizes."
     from metamr_nb.tasks import TaskSet
-    from metamr_nb.models import MLP
-    from metamr_nb.training import Trainer
-    torch.set_num_threads(o['threads'])
     if o.get('data'):
         try: source = TaskSet.load(o['data'])
         except (OSError, ValueError) as e: fail(str(e))
@@ -181,6 +176,55 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
         source = family
         probe = family.sample(1, 1, 1, seed=0)
         d_in, d_out = probe.d_in, probe.d_out
+    return source, d_in, d_out
+
+def _refuse_unused(o:dict, typed, fail):
+    "Refuse the options typed on the command line (`typed`) that the network the options describe has no use for."
+    unused = (typed or set()) & ({'hidden', 'norm'} if o['model'] == 'mlp' else set() if o['algo'] == 'cnp' else {'widths', 'activation'})
+    if unused:
+        net = ('a set encoder on points' if o['algo'] == 'cnp' else 'an MLP (for points)') if o['model'] == 'mlp' else 'a ConvNet (for images)'
+        fail(f"--{sorted(unused)[0]} does not apply: this run builds {net}, which has no such setting; drop it")
+
+# %% ../nbs/07b_runs.ipynb #72035deb
+def _build_model(o:dict, d_in:int, d_out:int, size, ways):
+    "The network the options describe, for tasks of `d_in` inputs and `d_out` outputs (images of side `size`, `ways` classes)."
+    from metamr_nb.models import MLP
+    if o['algo'] == 'cnp' and o['model'] == 'conv':  # N-way images: conv features, a mean per class
+        from metamr_nb.cnp import ImageSetEncoder
+        model = ImageSetEncoder(ways, hidden=o['hidden'], image_size=size, norm=o['norm'], widths=o['widths'],
+                                r_dim=o['widths'][-1], activation=o['activation'])
+    elif o['model'] == 'conv':
+        from metamr_nb.models import ConvNet
+        model = ConvNet(ways, hidden=o['hidden'], image_size=size, norm=o['norm'])
+    elif o['algo'] == 'cnp':  # the set encoder: map-reduce inside the model, no inner loop
+        from metamr_nb.cnp import SetEncoderModel
+        model = SetEncoderModel(d_in, d_out, o['widths'], r_dim=o['widths'][-1], activation=o['activation'],
+                                likelihood='bernoulli' if o['loss'] == 'bce' else 'gaussian')
+    else: model = MLP(d_in, o['widths'], d_out, o['activation'], init=o.get('init', 'torch'))
+    return model
+
+def _start_record(o:dict, model, fail) -> dict:
+    "What `config.json` records of where the weights started: `--init-from` copies them into `model` (a resume keeps the record)."
+    start = {}
+    if o.get('init_from') and o.get('resume'):  # the checkpoint holds the weights now; keep the record of their start
+        import json
+        start = {k: v for k, v in json.loads((Path(o['out'])/'config.json').read_text()).items() if k == 'start_from'}
+    elif o.get('init_from'):
+        from metamr_nb.training import start_from
+        try: start = {'start_from': {'path': str(o['init_from']), 'copied': start_from(model, o['init_from'])}}
+        except OSError as e: fail(str(e))
+    return start
+
+# %% ../nbs/07b_runs.ipynb #b3e62baf
+def build_training(o:dict, # the resolved options (as stored in config.json's 'cli')
+                   fail, # fail(message) for a one-line error
+                   family=None, # the task family (when not training on --data)
+                   typed:set=None): # the options typed on the command line: those the network ignores are refused
+    "The `Trainer` (with its learner and task source) that the options describe."
+    import torch
+    from metamr_nb.training import Trainer
+    torch.set_num_threads(o['threads'])
+    source, d_in, d_out = _training_source(o, fail, family)
     name, size, ways = task_kind(source)
     if o.get('data'):  # the set fixes K and Q (an N-way set holds N·K support and N·Q query examples per task)
         o['shots'], o['queries'] = (source.shots//ways, source.queries//ways) if ways else (source.shots, source.queries)
@@ -188,34 +232,13 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
     if o.get('data'): source = numeric_tasks(source, o['loss'], fail)
     if o.get('model', 'mlp') == 'auto': o['model'] = 'conv' if size else 'mlp'
     check_model_args(o, name, size, ways, fail)
-    unused = (typed or set()) & ({'hidden', 'norm'} if o['model'] == 'mlp' else set() if o['algo'] == 'cnp' else {'widths', 'activation'})
-    if unused:
-        net = ('a set encoder on points' if o['algo'] == 'cnp' else 'an MLP (for points)') if o['model'] == 'mlp' else 'a ConvNet (for images)'
-        fail(f"--{sorted(unused)[0]} does not apply: this run builds {net}, which has no such setting; drop it")
+    _refuse_unused(o, typed, fail)
     if o['loss'] == 'ce': d_out = ways  # one logit per class
     _check_training_memory(o, source, d_in, d_out, size, fail)
     torch.manual_seed(o['seed'])
     try:
-        if o['algo'] == 'cnp' and o['model'] == 'conv':  # N-way images: conv features, a mean per class
-            from metamr_nb.cnp import ImageSetEncoder
-            model = ImageSetEncoder(ways, hidden=o['hidden'], image_size=size, norm=o['norm'], widths=o['widths'],
-                                    r_dim=o['widths'][-1], activation=o['activation'])
-        elif o['model'] == 'conv':
-            from metamr_nb.models import ConvNet
-            model = ConvNet(ways, hidden=o['hidden'], image_size=size, norm=o['norm'])
-        elif o['algo'] == 'cnp':  # the set encoder: map-reduce inside the model, no inner loop
-            from metamr_nb.cnp import SetEncoderModel
-            model = SetEncoderModel(d_in, d_out, o['widths'], r_dim=o['widths'][-1], activation=o['activation'],
-                                    likelihood='bernoulli' if o['loss'] == 'bce' else 'gaussian')
-        else: model = MLP(d_in, o['widths'], d_out, o['activation'], init=o.get('init', 'torch'))
-        start = {}
-        if o.get('init_from') and o.get('resume'):  # the checkpoint holds the weights now; keep the record of their start
-            import json
-            start = {k: v for k, v in json.loads((Path(o['out'])/'config.json').read_text()).items() if k == 'start_from'}
-        elif o.get('init_from'):
-            from metamr_nb.training import start_from
-            try: start = {'start_from': {'path': str(o['init_from']), 'copied': start_from(model, o['init_from'])}}
-            except OSError as e: fail(str(e))
+        model = _build_model(o, d_in, d_out, size, ways)
+        start = _start_record(o, model, fail)
         if o.get('zero_head') and not o.get('resume'):  # (a resumed run's checkpoint holds its weights)
             from metamr_nb.training import zero_head
             zero_head(model)
@@ -252,6 +275,7 @@ def resumed_options(out, # the run folder
              f"schedule, train a new run with --steps {new['steps']}")
     return o, (None if o.get('data') else make_family(cfg['source']['config']))
 
+# %% ../nbs/07b_runs.ipynb #825992d9
 def check_new_out(out:Path, fail):
     "Refuse an --out that a new run would damage: a file, or a folder holding something other than a run's start."
     if out.exists() and not out.is_dir(): fail(f"--out {out} is a file; a run needs a folder: choose another --out")
@@ -271,6 +295,7 @@ def last_checkpoint(out:Path) -> str:
     try: return f"the last checkpoint is {out/'checkpoint.pt'} (step {load_checkpoint(out)['step']}); continue with --resume"
     except (OSError, ValueError) as e: return str(e)
 
+# %% ../nbs/07b_runs.ipynb #2ad34fd9
 def check_resume(out:Path, o:dict, fail):
     "Before a run is continued: an intact checkpoint (or, with --fallback, the one before it), a config.json that matches it, the same task set, steps left."
     from metamr_nb.training import load_checkpoint, fall_back, config_differences, CheckpointError
@@ -300,7 +325,6 @@ def write_failed(e:OSError, out:Path) -> str:
     what = e.strerror or str(e)
     return (f"cannot write into {out} ({what}{': ' + str(e.filename) if e.filename else ''}); {last_checkpoint(out)}"
             + (" once space is freed" if e.errno == errno.ENOSPC else " once the folder is writable" if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM) else ""))
-
 
 # %% ../nbs/07b_runs.ipynb #196c8210
 def fail_as(prog:str): # the command to name, e.g. 'metamr_train'

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import difflib, math, operator
 from dataclasses import dataclass
+from fastcore.basics import patch
 import numpy as np
 from .tasks import TaskSet, TaskSetError, check_counts
 from .signals import Family, family_from_meta, _as_range, _as_flag, _as_count, _as_seed, _fmt_dist
@@ -358,79 +359,88 @@ class InsideOutside(Family):
         "The labels: 1.0 where a point of `x` [T, N, 2] is inside its task's shape, else 0.0; float32 [T, N, 1]."
         return shapes_inside(x, params)[..., None].astype(np.float32)
 
-    def _points(self, rng, params, n):
-        "n points per task and their labels; with `balance`, by rejection in rounds over all unfinished tasks."
-        T, (lo, hi) = len(params['kind']), self.x_range
-        if not self.balance or n == 0:
-            x = rng.uniform(lo, hi, (T, n, 2)).astype(np.float32)
-            return x, self.f(x, params)
-        want = np.array([n//2, n - n//2])                        # inside, outside
-        got = [np.zeros((T, want[0], 2), np.float32), np.zeros((T, want[1], 2), np.float32)]
-        count = np.zeros((T, 2), int)
-        for _ in range(200):
-            todo = np.flatnonzero((count < want).any(1))
-            if not len(todo): break
-            cand = rng.uniform(lo, hi, (len(todo), max(16*n, 256), 2)).astype(np.float32)
-            lab = shapes_inside(cand, {k: v[todo] for k, v in params.items()})
-            for c, is_c in enumerate((lab, ~lab)):
-                slot = np.cumsum(is_c, 1) - 1 + count[todo, c][:, None]   # each candidate's place among its class
-                t, p = np.nonzero(is_c & (slot < want[c]))
-                got[c][todo[t], slot[t, p]] = cand[t, p]
-                count[todo, c] = np.minimum(count[todo, c] + is_c.sum(1), want[c])
-        else:
-            bad = int(np.flatnonzero((count < want).any(1))[0])
-            raise TaskSetError(f"InsideOutside: cannot balance task {bad}: its shape covers almost none or almost all of the "
-                               f"square x_range = {self.x_range}; change x_range, size or centre, or use balance=False")
-        x = np.concatenate(got, 1)
-        x = np.take_along_axis(x, np.argsort(rng.random((T, n)), 1)[..., None], 1)   # shuffle: no class comes first
-        return x, self.f(x, params)
-
-    def sample(self,
-               tasks:int, # number of tasks T (>= 1)
-               shots:int, # support points per task K (>= 1)
-               queries:int, # query points per task Q (>= 0)
-               seed:int=None, # seed for `np.random.default_rng`: the same seed gives identical arrays
-               rng:np.random.Generator=None): # or draw from this generator (a training loop's own)
-        "Sample T inside/outside tasks: x [T, K, 2] points, y [T, K, 1] labels (1 inside), likewise Q query points."
-        T, K, Q = check_counts(tasks, shots, queries)
-        seed, rng = _rng(seed, rng)
-        params = self.sample_params(rng, T)
-        xs, ys = self._points(rng, params, K)
-        xq, yq = self._points(rng, params, Q)
-        meta = {'family': self.name, 'config': self.config(), 'seed': seed, 'kind_names': list(SHAPE_KINDS)}
-        return TaskSet(xs, ys, xq, yq, params=params, meta=meta)
-
-    def grid(self, params, # T shapes' params (a `TaskSet` or `Task` works too)
-             n:int=100): # n × n points over the square x_range²
-        "Each task's labels on an n×n grid, rows from the top: (x [T, n·n, 2], y [T, n·n, 1])."
-        if hasattr(params, 'params'): params = params.params
-        p = {k: np.asarray(params[k]).reshape((-1, 2) if k == 'centre' else -1) for k in _POSE}
-        g = np.linspace(*self.x_range, n)
-        X, Y = np.meshgrid(g, g[::-1])
-        x = np.broadcast_to(np.stack([X.ravel(), Y.ravel()], -1), (len(p['kind']), n*n, 2))
-        return x, self.f(x, p)
-
-    def describe(self):
-        "The distributions, one per line."
-        st = [k for k in self.kinds if SHAPE_KINDS[k].stretch]
-        ks = f'all {len(SHAPE_KINDS)} kinds' if self.kinds == list(SHAPE_KINDS) else f"{len(self.kinds)} kinds: {', '.join(self.kinds)}"
-        return '\n'.join([f'kind ~ uniform over {ks}', f'centre x, y {_fmt_dist(self.centre)} each',
-                          f'size {_fmt_dist(self.size)}', f'rotation {_fmt_dist(self.rotation)}',
-                          f'aspect {_fmt_dist(self.aspect)} for {", ".join(st)}; 1 for the others' if st else 'aspect = 1',
-                          f'points x, y {_fmt_dist(self.x_range)} each' + (', half inside, half outside' if self.balance else ''),
-                          'label 1 inside, 0 outside'])
-
-    def label(self, params):
-        "A short title for one task: its kind and size."
-        k, s = (np.asarray(params[n]).reshape(-1)[0] for n in ('kind', 'size'))
-        return f"{kind_name(int(k))}, size {float(s):.2g}"
-
-    def __repr__(self):
-        parts = [f"kinds={'all' if self.kinds == list(SHAPE_KINDS) else self.kinds}"]
-        parts += [f'{k}={_fmt_r(getattr(self, k))}' for k in ('size', 'centre', 'rotation', 'aspect', 'x_range')]
-        return f"InsideOutside({', '.join(parts)}{', balance=True' if self.balance else ''})"
-
 SHAPE_FAMILIES = {'inside': InsideOutside} # name -> this module's families (all families: `registry.FAMILIES`)
+
+# %% ../nbs/02_shapes.ipynb #b22e9707
+@patch
+def _points(self:InsideOutside, rng, params, n):
+    "n points per task and their labels; with `balance`, by rejection in rounds over all unfinished tasks."
+    T, (lo, hi) = len(params['kind']), self.x_range
+    if not self.balance or n == 0:
+        x = rng.uniform(lo, hi, (T, n, 2)).astype(np.float32)
+        return x, self.f(x, params)
+    want = np.array([n//2, n - n//2])                        # inside, outside
+    got = [np.zeros((T, want[0], 2), np.float32), np.zeros((T, want[1], 2), np.float32)]
+    count = np.zeros((T, 2), int)
+    for _ in range(200):
+        todo = np.flatnonzero((count < want).any(1))
+        if not len(todo): break
+        cand = rng.uniform(lo, hi, (len(todo), max(16*n, 256), 2)).astype(np.float32)
+        lab = shapes_inside(cand, {k: v[todo] for k, v in params.items()})
+        for c, is_c in enumerate((lab, ~lab)):
+            slot = np.cumsum(is_c, 1) - 1 + count[todo, c][:, None]   # each candidate's place among its class
+            t, p = np.nonzero(is_c & (slot < want[c]))
+            got[c][todo[t], slot[t, p]] = cand[t, p]
+            count[todo, c] = np.minimum(count[todo, c] + is_c.sum(1), want[c])
+    else:
+        bad = int(np.flatnonzero((count < want).any(1))[0])
+        raise TaskSetError(f"InsideOutside: cannot balance task {bad}: its shape covers almost none or almost all of the "
+                           f"square x_range = {self.x_range}; change x_range, size or centre, or use balance=False")
+    x = np.concatenate(got, 1)
+    x = np.take_along_axis(x, np.argsort(rng.random((T, n)), 1)[..., None], 1)   # shuffle: no class comes first
+    return x, self.f(x, params)
+
+# %% ../nbs/02_shapes.ipynb #8e341aca
+@patch
+def sample(self:InsideOutside,
+           tasks:int, # number of tasks T (>= 1)
+           shots:int, # support points per task K (>= 1)
+           queries:int, # query points per task Q (>= 0)
+           seed:int=None, # seed for `np.random.default_rng`: the same seed gives identical arrays
+           rng:np.random.Generator=None): # or draw from this generator (a training loop's own)
+    "Sample T inside/outside tasks: x [T, K, 2] points, y [T, K, 1] labels (1 inside), likewise Q query points."
+    T, K, Q = check_counts(tasks, shots, queries)
+    seed, rng = _rng(seed, rng)
+    params = self.sample_params(rng, T)
+    xs, ys = self._points(rng, params, K)
+    xq, yq = self._points(rng, params, Q)
+    meta = {'family': self.name, 'config': self.config(), 'seed': seed, 'kind_names': list(SHAPE_KINDS)}
+    return TaskSet(xs, ys, xq, yq, params=params, meta=meta)
+
+@patch
+def grid(self:InsideOutside, params, # T shapes' params (a `TaskSet` or `Task` works too)
+         n:int=100): # n × n points over the square x_range²
+    "Each task's labels on an n×n grid, rows from the top: (x [T, n·n, 2], y [T, n·n, 1])."
+    if hasattr(params, 'params'): params = params.params
+    p = {k: np.asarray(params[k]).reshape((-1, 2) if k == 'centre' else -1) for k in _POSE}
+    g = np.linspace(*self.x_range, n)
+    X, Y = np.meshgrid(g, g[::-1])
+    x = np.broadcast_to(np.stack([X.ravel(), Y.ravel()], -1), (len(p['kind']), n*n, 2))
+    return x, self.f(x, p)
+
+# %% ../nbs/02_shapes.ipynb #24ea419e
+@patch
+def describe(self:InsideOutside):
+    "The distributions, one per line."
+    st = [k for k in self.kinds if SHAPE_KINDS[k].stretch]
+    ks = f'all {len(SHAPE_KINDS)} kinds' if self.kinds == list(SHAPE_KINDS) else f"{len(self.kinds)} kinds: {', '.join(self.kinds)}"
+    return '\n'.join([f'kind ~ uniform over {ks}', f'centre x, y {_fmt_dist(self.centre)} each',
+                      f'size {_fmt_dist(self.size)}', f'rotation {_fmt_dist(self.rotation)}',
+                      f'aspect {_fmt_dist(self.aspect)} for {", ".join(st)}; 1 for the others' if st else 'aspect = 1',
+                      f'points x, y {_fmt_dist(self.x_range)} each' + (', half inside, half outside' if self.balance else ''),
+                      'label 1 inside, 0 outside'])
+
+@patch
+def label(self:InsideOutside, params):
+    "A short title for one task: its kind and size."
+    k, s = (np.asarray(params[n]).reshape(-1)[0] for n in ('kind', 'size'))
+    return f"{kind_name(int(k))}, size {float(s):.2g}"
+
+@patch
+def __repr__(self:InsideOutside):
+    parts = [f"kinds={'all' if self.kinds == list(SHAPE_KINDS) else self.kinds}"]
+    parts += [f'{k}={_fmt_r(getattr(self, k))}' for k in ('size', 'centre', 'rotation', 'aspect', 'x_range')]
+    return f"InsideOutside({', '.join(parts)}{', balance=True' if self.balance else ''})"
 
 # %% ../nbs/02_shapes.ipynb #5938f79d
 def plot_inside_tasks(taskset:TaskSet, # tasks with 2-D points and 0/1 labels (from `InsideOutside`)
@@ -523,64 +533,71 @@ class ShapeKinds(Family):
         raise TaskSetError("shape_kinds tasks are images with class labels, not a function to evaluate; "
                            "params['classes'][t, j] is the kind index of label j in task t")
 
-    def sample(self,
-               tasks:int, # number of tasks T (>= 1)
-               shots:int, # K: support images per class (>= 1)
-               queries:int, # Q: query images per class (>= 0)
-               seed:int=None, # seed for `np.random.default_rng`: the same seed gives identical arrays
-               rng:np.random.Generator=None): # or draw from this generator (a training loop's own)
-        "Sample T N-way tasks: x_support [T, N·K, S·S] images in [0, 1] and y_support [T, N·K, 1] labels; N·Q query images."
-        T, K, Q = check_counts(tasks, shots, queries)
-        seed, rng = _rng(seed, rng)
-        N, S = self.ways, self.image_size
-        classes = self._pool[np.argsort(rng.random((T, len(self._pool))), 1)[:, :N]]   # N distinct kinds per task
-        labels = lambda n: np.take_along_axis(np.tile(np.repeat(np.arange(N), n), (T, 1)),
-                                              np.argsort(rng.random((T, N*n)), 1), 1)   # n of each label, shuffled
-        ys, yq = labels(K), labels(Q)
-        lab = np.concatenate([ys, yq], 1)                                   # [T, M]: the support images, then the query
-        M = lab.shape[1]
-        p = _draw_poses(self, rng, np.take_along_axis(classes, lab, 1).reshape(-1))
-        p['filled'] = rng.random(T*M) < self.filled
-        p['stroke'] = rng.uniform(*self.stroke, T*M)
-        x = render(p, S, self.supersample).reshape(T, M, S*S)
-        if self.pixel_noise:
-            x += np.float32(self.pixel_noise)*rng.standard_normal(x.shape, dtype=np.float32)
-            np.clip(x, 0, 1, out=x)
-        params = {'classes': classes.astype(np.int64), **{k: v.reshape((T, M) + v.shape[1:]) for k, v in p.items()}}
-        meta = {'family': self.name, 'config': self.config(), 'seed': seed, 'kind_names': list(SHAPE_KINDS), 'image_size': S}
-        return TaskSet(x[:, :N*K], ys[..., None].astype(np.int64), x[:, N*K:], yq[..., None].astype(np.int64),
-                       params=params, meta=meta)
-
-    def images(self, params): # a task set's params (or the task set)
-        "The clean images (no pixel noise) of every support and query image: float32 [T, M, S, S], support first."
-        if hasattr(params, 'params'): params = params.params
-        T, M = np.shape(params['kind'])
-        p = {k: np.asarray(params[k]).reshape((T*M,) + np.shape(params[k])[2:]) for k in _POSE + ('filled', 'stroke')}
-        return render(p, self.image_size, self.supersample).reshape(T, M, self.image_size, self.image_size)
-
     def grid(self, params, n=100):
         raise TaskSetError("shape_kinds tasks are images; use images(params) for their clean renderings")
 
-    def describe(self):
-        "The distributions, one per line."
-        return '\n'.join([f'{self.ways} kinds per task, drawn without replacement from the {len(self.pool)} {self.split!r} kinds; '
-                          f'labels 0 … {self.ways - 1} in random order',
-                          f'each image: centre x, y {_fmt_dist(self.centre)} each, size {_fmt_dist(self.size)}, '
-                          f'rotation {_fmt_dist(self.rotation)}',
-                          f'aspect {_fmt_dist(self.aspect)} for the kinds that stretch; 1 for the others',
-                          f'filled with probability {self.filled:g}, else an outline {_fmt_dist(self.stroke)} pixels wide',
-                          f'{self.image_size}×{self.image_size} pixels of {self.supersample}×{self.supersample} samples, '
-                          f'pixel noise std {self.pixel_noise:g}'])
-
-    def label(self, params):
-        "A short title for one task: its kinds, in label order."
-        return ', '.join(kind_name(k) for k in np.asarray(params['classes']).reshape(-1))
-
-    def __repr__(self):
-        return (f"ShapeKinds(ways={self.ways}, split={self.split!r} ({len(self.pool)} kinds), image_size={self.image_size}, "
-                f"filled={self.filled:g}, pixel_noise={self.pixel_noise:g})")
-
 SHAPE_FAMILIES['shape_kinds'] = ShapeKinds
+
+# %% ../nbs/02_shapes.ipynb #cd5d3dcd
+@patch
+def sample(self:ShapeKinds,
+           tasks:int, # number of tasks T (>= 1)
+           shots:int, # K: support images per class (>= 1)
+           queries:int, # Q: query images per class (>= 0)
+           seed:int=None, # seed for `np.random.default_rng`: the same seed gives identical arrays
+           rng:np.random.Generator=None): # or draw from this generator (a training loop's own)
+    "Sample T N-way tasks: x_support [T, N·K, S·S] images in [0, 1] and y_support [T, N·K, 1] labels; N·Q query images."
+    T, K, Q = check_counts(tasks, shots, queries)
+    seed, rng = _rng(seed, rng)
+    N, S = self.ways, self.image_size
+    classes = self._pool[np.argsort(rng.random((T, len(self._pool))), 1)[:, :N]]   # N distinct kinds per task
+    labels = lambda n: np.take_along_axis(np.tile(np.repeat(np.arange(N), n), (T, 1)),
+                                          np.argsort(rng.random((T, N*n)), 1), 1)   # n of each label, shuffled
+    ys, yq = labels(K), labels(Q)
+    lab = np.concatenate([ys, yq], 1)                                   # [T, M]: the support images, then the query
+    M = lab.shape[1]
+    p = _draw_poses(self, rng, np.take_along_axis(classes, lab, 1).reshape(-1))
+    p['filled'] = rng.random(T*M) < self.filled
+    p['stroke'] = rng.uniform(*self.stroke, T*M)
+    x = render(p, S, self.supersample).reshape(T, M, S*S)
+    if self.pixel_noise:
+        x += np.float32(self.pixel_noise)*rng.standard_normal(x.shape, dtype=np.float32)
+        np.clip(x, 0, 1, out=x)
+    params = {'classes': classes.astype(np.int64), **{k: v.reshape((T, M) + v.shape[1:]) for k, v in p.items()}}
+    meta = {'family': self.name, 'config': self.config(), 'seed': seed, 'kind_names': list(SHAPE_KINDS), 'image_size': S}
+    return TaskSet(x[:, :N*K], ys[..., None].astype(np.int64), x[:, N*K:], yq[..., None].astype(np.int64),
+                   params=params, meta=meta)
+
+@patch
+def images(self:ShapeKinds, params): # a task set's params (or the task set)
+    "The clean images (no pixel noise) of every support and query image: float32 [T, M, S, S], support first."
+    if hasattr(params, 'params'): params = params.params
+    T, M = np.shape(params['kind'])
+    p = {k: np.asarray(params[k]).reshape((T*M,) + np.shape(params[k])[2:]) for k in _POSE + ('filled', 'stroke')}
+    return render(p, self.image_size, self.supersample).reshape(T, M, self.image_size, self.image_size)
+
+# %% ../nbs/02_shapes.ipynb #2e6ab4b9
+@patch
+def describe(self:ShapeKinds):
+    "The distributions, one per line."
+    return '\n'.join([f'{self.ways} kinds per task, drawn without replacement from the {len(self.pool)} {self.split!r} kinds; '
+                      f'labels 0 … {self.ways - 1} in random order',
+                      f'each image: centre x, y {_fmt_dist(self.centre)} each, size {_fmt_dist(self.size)}, '
+                      f'rotation {_fmt_dist(self.rotation)}',
+                      f'aspect {_fmt_dist(self.aspect)} for the kinds that stretch; 1 for the others',
+                      f'filled with probability {self.filled:g}, else an outline {_fmt_dist(self.stroke)} pixels wide',
+                      f'{self.image_size}×{self.image_size} pixels of {self.supersample}×{self.supersample} samples, '
+                      f'pixel noise std {self.pixel_noise:g}'])
+
+@patch
+def label(self:ShapeKinds, params):
+    "A short title for one task: its kinds, in label order."
+    return ', '.join(kind_name(k) for k in np.asarray(params['classes']).reshape(-1))
+
+@patch
+def __repr__(self:ShapeKinds):
+    return (f"ShapeKinds(ways={self.ways}, split={self.split!r} ({len(self.pool)} kinds), image_size={self.image_size}, "
+            f"filled={self.filled:g}, pixel_noise={self.pixel_noise:g})")
 
 # %% ../nbs/02_shapes.ipynb #161741ea
 def plot_image_task(taskset:TaskSet, # tasks sampled by `ShapeKinds`

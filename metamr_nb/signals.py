@@ -76,8 +76,7 @@ def _fmt_dist(r):
     "A range as a distribution: `~ U[low, high]`, or `= value (fixed)`."
     return f'= {r[0]:.4g} (fixed)' if r[0] == r[1] else f'~ U[{r[0]:.4g}, {r[1]:.4g}]'
 
-_QUIET = ('query_x_range', 'noise', 'query_noise') # settings `repr` shows only when changed
-
+# %% ../nbs/01_signals.ipynb #e3857c72
 class Family:
     "A distribution over 1-D functions y = f(x; params); samples few-shot `TaskSet`s."
     name = None # its key in the tables of families, e.g. 'sinusoid'
@@ -125,46 +124,59 @@ class Family:
         "Noise std on the support and on the query targets."
         return self.noise, (self.noise if self.query_noise else 0.0)
 
-    def _noise_meta(self):
-        s, q = self._noise_std(None)
-        return {'support': s, 'query': q}
-
-    def _plot_range(self):
-        "The x range that covers support and query inputs."
-        q = self.query_x_range or self.x_range
-        return min(self.x_range[0], q[0]), max(self.x_range[1], q[1])
-
     def config(self):
         "Every setting, JSON-serialisable, with the family's `name`: `make_family(**config)` rebuilds it."
         return {'name': self.name, **{k: _jsonable(getattr(self, k)) for k in _signature(type(self))}}
 
-    def describe(self):
-        "The distributions, one per line: task parameters, inputs, noise."
-        lines = [f'{k} {_fmt_dist(r)}' for k, r in self.ranges.items()]
-        lines += [f'x (support) {_fmt_dist(self.x_range)}', f'x (query) {_fmt_dist(self.query_x_range or self.x_range)}']
-        if self.noise: lines.append(f'noise ~ N(0, {self.noise:g}²) on support' + (' and query' if self.query_noise else '') + ' targets')
-        else: lines.append('noise: none')
-        return '\n'.join(lines)
-
-    def label(self, params:dict): # one task's parameters (name -> value)
-        "A short title for one task: its first few random parameters."
-        items = [(k, float(np.asarray(v).reshape(-1)[0])) for k, v in params.items()
-                 if not (k in self.ranges and self.ranges[k][0] == self.ranges[k][1])]
-        parts = [f'{k}={v:.2g}' for k, v in items if np.isfinite(v)]
-        s = ', '.join(parts[:1])
-        for i, p in enumerate(parts[1:], 1):
-            if len(s) + len(p) > 30: return s + ', …'
-            s += ', ' + p
-        return s
-
-    def __repr__(self):
-        sig = _signature(type(self))
-        parts = [f'{k}={_fmt_setting(getattr(self, k))}' for k, p in sig.items()
-                 if not (k in _QUIET and getattr(self, k) == p.default)]
-        return f"{type(self).__name__}({', '.join(parts)})"
-
     def __eq__(self, other): return type(self) is type(other) and self.config() == other.config()
     def __hash__(self): return hash(json.dumps(self.config(), sort_keys=True))
+
+# %% ../nbs/01_signals.ipynb #88502ffd
+_QUIET = ('query_x_range', 'noise', 'query_noise') # settings `repr` shows only when changed
+
+def _describe(self:Family):
+    "The distributions, one per line: task parameters, inputs, noise."
+    lines = [f'{k} {_fmt_dist(r)}' for k, r in self.ranges.items()]
+    lines += [f'x (support) {_fmt_dist(self.x_range)}', f'x (query) {_fmt_dist(self.query_x_range or self.x_range)}']
+    if self.noise: lines.append(f'noise ~ N(0, {self.noise:g}²) on support' + (' and query' if self.query_noise else '') + ' targets')
+    else: lines.append('noise: none')
+    return '\n'.join(lines)
+
+Family.describe = _describe
+
+def _label(self:Family, params:dict): # one task's parameters (name -> value)
+    "A short title for one task: its first few random parameters."
+    items = [(k, float(np.asarray(v).reshape(-1)[0])) for k, v in params.items()
+             if not (k in self.ranges and self.ranges[k][0] == self.ranges[k][1])]
+    parts = [f'{k}={v:.2g}' for k, v in items if np.isfinite(v)]
+    s = ', '.join(parts[:1])
+    for i, p in enumerate(parts[1:], 1):
+        if len(s) + len(p) > 30: return s + ', …'
+        s += ', ' + p
+    return s
+
+Family.label = _label
+
+def _repr(self:Family):
+    sig = _signature(type(self))
+    parts = [f'{k}={_fmt_setting(getattr(self, k))}' for k, p in sig.items()
+             if not (k in _QUIET and getattr(self, k) == p.default)]
+    return f"{type(self).__name__}({', '.join(parts)})"
+
+Family.__repr__ = _repr
+
+def _noise_meta(self:Family):
+    s, q = self._noise_std(None)
+    return {'support': s, 'query': q}
+
+Family._noise_meta = _noise_meta
+
+def _plot_range(self:Family):
+    "The x range that covers support and query inputs."
+    q = self.query_x_range or self.x_range
+    return min(self.x_range[0], q[0]), max(self.x_range[1], q[1])
+
+Family._plot_range = _plot_range
 
 # %% ../nbs/01_signals.ipynb #919d61ed
 class Sinusoid(Family):
@@ -483,54 +495,74 @@ class Mixture(Family):
             if m.any(): y[m] = fam.f(x[m], self._sub(params, i, m))
         return y
 
-    def _per_task(self, params, values):
-        "One value per family -> one per task, shaped [T, 1, 1]."
-        return np.asarray(values, dtype=np.float64)[np.asarray(params['family'])].reshape(-1, 1, 1)
-
-    def _own(self):
-        "Each family's effective (support range, query range, support noise, query noise)."
-        out = []
-        for fam in self.families:
-            s = self.x_range or fam.x_range
-            q = self.query_x_range or self.x_range or fam.query_x_range or fam.x_range
-            sn = fam.noise if self.noise is None else self.noise
-            qn = fam.query_noise if self.query_noise is None else self.query_noise
-            out.append((s, q, sn, sn if qn else 0.0))
-        return out
-
-    def _x_bounds(self, params):
-        s, q, _, _ = zip(*self._own())
-        return ((self._per_task(params, [r[0] for r in s]), self._per_task(params, [r[1] for r in s])),
-                (self._per_task(params, [r[0] for r in q]), self._per_task(params, [r[1] for r in q])))
-
-    def _noise_std(self, params):
-        _, _, sn, qn = zip(*self._own())
-        return self._per_task(params, sn), self._per_task(params, qn)
-
-    def _noise_meta(self):
-        _, _, sn, qn = zip(*self._own())
-        one = lambda v: v[0] if len(set(v)) == 1 else list(v)
-        return {'support': one(sn), 'query': one(qn)}
-
-    def _plot_range(self):
-        s, q, _, _ = zip(*self._own())
-        return min(r[0] for r in s + q), max(r[1] for r in s + q)
-
-    def describe(self):
-        lines = ['family ~ Categorical(' + ', '.join(f'{pre}: {p:.2g}' for pre, p in zip(self.prefixes, self._p)) + ')']
-        for pre, fam, (s, q, sn, qn) in zip(self.prefixes, self.families, self._own()):
-            lines += [f'{pre}.{k} {_fmt_dist(r)}' for k, r in fam.ranges.items()]
-            lines.append(f'{pre}: x (support) {_fmt_dist(s)}, x (query) {_fmt_dist(q)}, '
-                         f'noise std {sn:g} (support), {qn:g} (query)')
-        return '\n'.join(lines)
-
-    def label(self, params):
-        i = int(np.asarray(params['family']).reshape(-1)[0])
-        return f'{self.prefixes[i]}: ' + self.families[i].label(self._sub(params, i, ...))
-
-    def __repr__(self):
-        extra = ''.join(f', {k}={_fmt_setting(getattr(self, k))}' for k in ('weights', 'x_range', 'query_x_range', 'noise', 'query_noise')
-                        if getattr(self, k) is not None)
-        return f"Mixture([{', '.join(map(repr, self.families))}]{extra})"
-
 SIGNAL_FAMILIES['mixture'] = Mixture
+
+# %% ../nbs/01_signals.ipynb #3f39c9d6
+def _mix_per_task(self:Mixture, params, values):
+    "One value per family -> one per task, shaped [T, 1, 1]."
+    return np.asarray(values, dtype=np.float64)[np.asarray(params['family'])].reshape(-1, 1, 1)
+
+Mixture._per_task = _mix_per_task
+
+def _mix_own(self:Mixture):
+    "Each family's effective (support range, query range, support noise, query noise)."
+    out = []
+    for fam in self.families:
+        s = self.x_range or fam.x_range
+        q = self.query_x_range or self.x_range or fam.query_x_range or fam.x_range
+        sn = fam.noise if self.noise is None else self.noise
+        qn = fam.query_noise if self.query_noise is None else self.query_noise
+        out.append((s, q, sn, sn if qn else 0.0))
+    return out
+
+Mixture._own = _mix_own
+
+def _mix_x_bounds(self:Mixture, params):
+    s, q, _, _ = zip(*self._own())
+    return ((self._per_task(params, [r[0] for r in s]), self._per_task(params, [r[1] for r in s])),
+            (self._per_task(params, [r[0] for r in q]), self._per_task(params, [r[1] for r in q])))
+
+Mixture._x_bounds = _mix_x_bounds
+
+def _mix_noise_std(self:Mixture, params):
+    _, _, sn, qn = zip(*self._own())
+    return self._per_task(params, sn), self._per_task(params, qn)
+
+Mixture._noise_std = _mix_noise_std
+
+def _mix_noise_meta(self:Mixture):
+    _, _, sn, qn = zip(*self._own())
+    one = lambda v: v[0] if len(set(v)) == 1 else list(v)
+    return {'support': one(sn), 'query': one(qn)}
+
+Mixture._noise_meta = _mix_noise_meta
+
+def _mix_plot_range(self:Mixture):
+    s, q, _, _ = zip(*self._own())
+    return min(r[0] for r in s + q), max(r[1] for r in s + q)
+
+Mixture._plot_range = _mix_plot_range
+
+# %% ../nbs/01_signals.ipynb #bea81720
+def _mix_describe(self:Mixture):
+    lines = ['family ~ Categorical(' + ', '.join(f'{pre}: {p:.2g}' for pre, p in zip(self.prefixes, self._p)) + ')']
+    for pre, fam, (s, q, sn, qn) in zip(self.prefixes, self.families, self._own()):
+        lines += [f'{pre}.{k} {_fmt_dist(r)}' for k, r in fam.ranges.items()]
+        lines.append(f'{pre}: x (support) {_fmt_dist(s)}, x (query) {_fmt_dist(q)}, '
+                     f'noise std {sn:g} (support), {qn:g} (query)')
+    return '\n'.join(lines)
+
+Mixture.describe = _mix_describe
+
+def _mix_label(self:Mixture, params):
+    i = int(np.asarray(params['family']).reshape(-1)[0])
+    return f'{self.prefixes[i]}: ' + self.families[i].label(self._sub(params, i, ...))
+
+Mixture.label = _mix_label
+
+def _mix_repr(self:Mixture):
+    extra = ''.join(f', {k}={_fmt_setting(getattr(self, k))}' for k in ('weights', 'x_range', 'query_x_range', 'noise', 'query_noise')
+                    if getattr(self, k) is not None)
+    return f"Mixture([{', '.join(map(repr, self.families))}]{extra})"
+
+Mixture.__repr__ = _mix_repr

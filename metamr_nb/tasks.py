@@ -273,6 +273,7 @@ def taskset_limit(max_bytes:int=None) -> int:
     except ValueError:
         raise TaskSetError(f"METAMR_MAX_TASKSET_BYTES is {env!r}; set it to a number of bytes, e.g. 4e9") from None
 
+# %% ../nbs/00_tasks.ipynb #e62129d3
 def _check_sizes(path, zf, max_bytes):
     "Read each array's header (not its data) and refuse declared sizes the file cannot hold or memory cannot take."
     total = 0
@@ -302,6 +303,7 @@ def _check_sizes(path, zf, max_bytes):
                                  f"memory available; load it on a larger machine or sample a smaller set")
     return total
 
+# %% ../nbs/00_tasks.ipynb #2778c01c
 def _check_meta(path, meta):
     "The metadata must be a JSON object, and the settings the tools read from it must have their types."
     def bad(what, fix='regenerate the file with metamr_data or TaskSet.save'):

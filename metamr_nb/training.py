@@ -70,6 +70,7 @@ def state_digest(obj) -> str:
     walk(obj)
     return h.hexdigest()
 
+# %% ../nbs/06_training.ipynb #9238f6bf
 def previous_checkpoint(path) -> Path:
     "Where the checkpoint before `path` is kept: `checkpoint.prev.pt` beside `checkpoint.pt`."
     path = Path(path)
@@ -94,6 +95,7 @@ def save_checkpoint(path, # the file to write
         os.replace(tmp, prev)
     return _write_atomic(path, lambda f: torch.save(state, f))
 
+# %% ../nbs/06_training.ipynb #40055cb1
 def _read_checkpoint(path):
     "The state in `path`, its content hash checked; `CheckpointError` if unreadable or altered."
     try: ck = torch.load(path, map_location='cpu', weights_only=True)
@@ -280,6 +282,7 @@ def evaluate(self:Trainer):
     for cb in self.callbacks: cb.on_eval(self, m)
     return m
 
+# %% ../nbs/06_training.ipynb #75655ea1
 @patch
 def _check(self:Trainer, loss:float, params:bool):
     "Raise `TrainingDiverged` if the loss (or, when `params`, any parameter) is NaN or infinite."
@@ -294,6 +297,7 @@ def _check(self:Trainer, loss:float, params:bool):
     raise TrainingDiverged(f"training diverged at step {self.step}: {what}. The usual cause is a learning rate too large: "
                            f"lower the outer lr (now {c['outer_lr']:g}) or the inner lr (now {c['inner_lr']:g}){last}")
 
+# %% ../nbs/06_training.ipynb #8ec6bbd3
 @patch
 def fit(self:Trainer, steps:int):
     "Meta-train until step `steps`; returns the last step's statistics."
@@ -327,6 +331,7 @@ def fit(self:Trainer, steps:int):
     for cb in self.callbacks: cb.on_end(self)
     return stats
 
+# %% ../nbs/06_training.ipynb #4915040b
 @patch(cls_method=True)
 def resume(cls:Trainer, out, learner:Learner, source, **kwargs):
     "A trainer continued from the checkpoint in run folder `out` (same settings as the original run)."

@@ -41,3 +41,32 @@ def test_importing_leaves_torch_threads_alone():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-1] == '3', out.stdout
+
+
+# Issue #18, "small rooms": one idea per exported cell, so no `#| export` cell is over MAX_EXPORT_LINES lines.
+MAX_EXPORT_LINES = 60
+
+
+def long_export_cells(limit=MAX_EXPORT_LINES) -> dict:
+    "Notebook name -> [(cell index, lines, first line)] of its `#| export` cells over `limit` lines."
+    import json, re
+    from pathlib import Path
+    nbs = Path(__file__).resolve().parents[1]/'nbs'
+    found = {}
+    for p in sorted(nbs.rglob('*.ipynb')):
+        if '.ipynb_checkpoints' in p.parts: continue
+        for i, c in enumerate(json.loads(p.read_text())['cells']):
+            src = ''.join(c['source']).splitlines()
+            if c['cell_type'] != 'code' or not src or not re.match(r'#\|\s*export', src[0]): continue
+            if len(src) > limit:
+                first = next((l for l in src[1:] if l.strip()), '')
+                found.setdefault(str(p.relative_to(nbs).with_suffix('')), []).append((i, len(src), first.strip()[:80]))
+    return found
+
+
+def test_exported_cells_are_small():
+    "Every `#| export` cell in nbs/ is at most MAX_EXPORT_LINES lines."
+    long = long_export_cells()
+    over = [f"{nb}.ipynb cell {i} ({n} lines): {first}" for nb, cells in long.items() for i, n, first in cells]
+    assert not over, (f"exported cells over {MAX_EXPORT_LINES} lines (split them: one definition per cell, methods "
+                      f"added with @patch, helpers for long functions):\n" + '\n'.join(over))
