@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['MOVED', 'project_root', 'rel', 'load_results', 'tool', 'run_command', 'train_run', 'entry_command', 'library_command',
-           'curve_stats']
+           'curve_stats', 'reptile_outer', 'main']
 
 # %% ../nbs/07c_experiments.ipynb #2d21a3c3
 import json, os, re, shlex, subprocess, sys, time
@@ -98,3 +98,42 @@ def curve_stats(curve:dict) -> dict: # adaptation_curve's result: step -> {'loss
         r5 = lambda v: round(v, 5) if isinstance(v, float) and math.isfinite(v) else v
         out[str(s)] = {k: [r5(a) for a in v] if isinstance(v, list) else r5(v) for k, v in d.items()}
     return out
+
+# %% ../nbs/07c_experiments.ipynb #277e1b2a
+def reptile_outer(steps:int=10000, # meta-steps per variant
+                  tasks:int=500): # fresh test tasks (seed 1)
+    "Reptile with the paper's annealed SGD against Adam: variant -> {'seconds', 1: scores, 10: scores} (`evaluate`'s)."
+    import torch
+    from metamr_nb.models import MLP
+    from metamr_nb.learners import Reptile
+    from metamr_nb.training import Trainer
+    from metamr_nb.inference import evaluate
+    from metamr_nb.signals import Sinusoid
+    test = Sinusoid().sample(tasks, 10, 10, seed=1)
+    variants = {'sgd, eps 1.0 annealed (paper)': dict(outer_opt='sgd', outer_lr=1.0, anneal_steps=steps),
+                'sgd, eps 1.0 annealed, inner lr 0.02': dict(outer_opt='sgd', outer_lr=1.0, anneal_steps=steps, inner_lr=0.02),
+                'adam 1e-3 (default)': dict(outer_opt='adam', outer_lr=1e-3),
+                'adam 1e-3 annealed': dict(outer_opt='adam', outer_lr=1e-3, anneal_steps=steps)}
+    out = {}
+    for name, kw in variants.items():
+        torch.manual_seed(0)
+        learner, t = Reptile(MLP(), **kw), time.perf_counter()
+        Trainer(learner, Sinusoid(), meta_batch=25, seed=0, val_tasks=10).fit(steps)
+        out[name] = {'seconds': time.perf_counter() - t, **evaluate(learner, test, steps=[1, 10])}
+    return out
+
+def main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
+    "`python -m metamr_nb.experiments reptile-outer [STEPS]`: the outer-step comparison as a table (one thread)."
+    import argparse, torch
+    ap = argparse.ArgumentParser(prog='python -m metamr_nb.experiments', description=main.__doc__)
+    ap.add_argument('experiment', choices=['reptile-outer'], help='the experiment to run')
+    ap.add_argument('steps', nargs='?', type=int, default=10000, help='meta-steps per variant (default 10000, about a minute each)')
+    a = ap.parse_args(argv)
+    if a.steps < 1: ap.error(f"steps is {a.steps}; give a whole number >= 1")
+    torch.set_num_threads(1)
+    for name, r in reptile_outer(a.steps).items():
+        print(f"{name:38} {r['seconds']:5.0f} s   after 1 step {r[1]['loss']:.3f} ± {r[1]['loss_ci95']:.3f}"
+              f"   after 10 steps {r[10]['loss']:.3f} ± {r[10]['loss_ci95']:.3f}", flush=True)
+
+if __name__ == '__main__' and '__file__' in globals(): main()  # `python -m metamr_nb.experiments`, not a notebook
+

@@ -234,12 +234,14 @@ def adapt_steps(model, # the network, used as a function of `params`
     def dims(q): return {k: 0 if q[k].dim() > theta[k].dim() else None for k in q}  # shared θ at first, then per task
     def support_loss(q): return vmap(loss_at, in_dims=(dims(q), 0, 0))(q, xs, ys)
     def loss_of_tasks(q, i): return vmap(loss_at)(q, xs[i], ys[i])
+    def plain(q, x, y): return _vmap_step(loss_at, q, x, y, inner_lr, False)  # the map's own step, one task
     p, done = theta, 0
     for s in sorted({int(s) for s in steps}):
         for _ in range(s - done):
-            g = vmap(grad(loss_at), in_dims=(dims(p), 0, 0))(p, xs, ys)
+            if not safeguard: p = vmap(plain, in_dims=(dims(p), 0, 0))(p, xs, ys); continue
+            g = vmap(grad(loss_at), in_dims=(dims(p), 0, 0))(p, xs, ys)  # safeguarded: outside vmap, so it halves lazily
             new = {k: p[k] - inner_lr*g[k] for k in p}
-            p = safeguard_step(support_loss, p, g, new, inner_lr, lazy=True, loss_of_tasks=loss_of_tasks) if safeguard else new
+            p = safeguard_step(support_loss, p, g, new, inner_lr, lazy=True, loss_of_tasks=loss_of_tasks)
         done = s
         yield s, p
 
