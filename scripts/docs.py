@@ -262,10 +262,18 @@ def _front_matter(src: str) -> dict:
     return yaml.safe_load(m.group(1)) or {}
 
 
+def page_of(link: str) -> str:
+    "The site page of a relative link: a notebook's is nbdev's output name (`tutorials/01_x.ipynb` -> `tutorials/x.html`)."
+    p = PurePosixPath(link)
+    if p.suffix != '.ipynb': return link
+    return str(p.with_name(re.sub(r'^\d+[a-zA-Z0-9]*_', '', p.name.lower())).with_suffix('.html'))
+
+
 def readme_text(root: Path = ROOT) -> str:
     """README.md's text, made from `nbs/index.ipynb` (settings.ini `readme_nb`) processed as for the site:
     its `# title` and `> description` become the first lines, then its cells as Markdown (nbconvert). Relative links
-    to site pages (`tasks.html`) become links to the published site, so they work on GitHub and PyPI."""
+    to notebooks (`00_tasks.ipynb`) and to site pages (`tasks.html`) become links to their page on the published site,
+    so they work on GitHub and PyPI."""
     cfg = _use(Path(root).resolve())
     from execnb.nbio import read_nb, write_nb
     from nbdev.processors import FilterDefaults
@@ -294,7 +302,8 @@ def readme_text(root: Path = ROOT) -> str:
     body, _ = MarkdownExporter().from_notebook_node(nb)
     url = _doc_url(cfg)
     if url.startswith('http'):
-        body = re.sub(r'\]\((?![a-zA-Z][\w+.-]*:|[#/])([^)\s]+?\.html(?:#[^)\s]*)?)\)', lambda m: f']({url}{m.group(1)})', body)
+        body = re.sub(r'\]\((?![a-zA-Z][\w+.-]*:|[#/])([^)\s#]+?\.(?:html|ipynb))(#[^)\s]*)?\)',
+                      lambda m: f']({url}{page_of(m.group(1))}{m.group(2) or ""})', body)
     body = re.sub(r'[ \t]+\n', '\n', body)
     body = re.sub(r'\n{3,}', '\n\n', body).strip()
     head = [f"# {fm.get('title') or cfg.get('title') or cfg.get('lib_name')}"]
