@@ -1,6 +1,7 @@
 """Build the docs site and README.md from the notebooks, offline.
 
     python scripts/docs.py site            # _docs/: Quarto (nbdev_docs) where `quarto` is on PATH, else smalldocs
+    python scripts/docs.py sidebar         # nbs/sidebar.yml only (what `site` writes first; for a hand-run Quarto)
     python scripts/docs.py readme          # README.md from nbs/index.ipynb
     python scripts/docs.py readme --check  # exit 1 if README.md is stale
     python scripts/docs.py readme --stdout # print what README.md should hold
@@ -48,11 +49,12 @@ def _doc_url(cfg) -> str:
 def _process(root: Path, n_workers: int = 0) -> Path:
     "What `nbdev_proc_nbs` does, minus its Quarto download: nbdev.yml, _modidx.py, sidebar.yml, then `_proc/`."
     cfg = _use(root)
-    from nbdev.quarto import refresh_quarto_yml, nbdev_sidebar
+    from nbdev.quarto import refresh_quarto_yml
     from nbdev.serve import proc_nbs
     refresh_quarto_yml()
     _refresh_modidx(cfg)
-    nbdev_sidebar.__wrapped__()
+    write_sidebar(root)
+    _link_public_names_only()
     try: cache = proc_nbs(force=True, n_workers=n_workers)
     except Exception as e:  # nbdev runs exported and import cells to render show_doc; say which cell failed, briefly
         cause = f'\n  caused by {type(e.__cause__).__name__}: {e.__cause__}' if e.__cause__ else ''
@@ -60,6 +62,79 @@ def _process(root: Path, n_workers: int = 0) -> Path:
                          'every cell with an import to render show_doc: keep imports in cells of their own)') from e
     _local_links(cache, _doc_url(cfg))
     return cache
+
+
+# The sidebar, and so each page's previous/next links: the home page ("start here"), the lessons in the order of the
+# number in their titles, the library's notebooks, the reports, the studies. nbdev's own `nbdev_sidebar` lists every folder
+# alphabetically (Lesson 1 after Lesson 3), so settings.ini says `custom_sidebar = True` and this writes sidebar.yml.
+SECTIONS = {'tutorials': 'Lessons', 'studies': 'Studies'}  # folder under nbs/ -> its section's title
+_LESSON = re.compile(r'^#\s+Lesson\s+(\d+)\s*:', re.M)
+
+
+def _link_public_names_only():
+    """nbdev links every backticked name that `_modidx.py` knows, private helpers (`_vmap_step`) included, but show_doc
+    gives only public names a heading: such a link points at an anchor that no page has. Leave `_names` as code."""
+    import nbdev.doclinks as dl
+    if getattr(dl.NbdevLookup._link_sym, 'public_only', False): return
+    link = dl.NbdevLookup._link_sym
+    def public_only(self, m): return m.group(0) if m.group(1).split('.')[-1].startswith('_') else link(self, m)
+    public_only.public_only = True
+    dl.NbdevLookup._link_sym = public_only
+
+
+def _first_cells(nb: Path) -> tuple[str, str]:
+    "A notebook's first markdown cell (its `# title`) and all its code, as text."
+    cells = json.loads(nb.read_text(encoding='utf-8')).get('cells', [])
+    src = lambda c: ''.join(c.get('source', ''))
+    title = next((src(c) for c in cells if c.get('cell_type') == 'markdown'), '')
+    return title, '\n'.join(src(c) for c in cells if c.get('cell_type') == 'code')
+
+
+def lesson_number(nb: Path):
+    "The N of a notebook titled `# Lesson N: ...`, else None."
+    m = _LESSON.search(_first_cells(nb)[0])
+    return int(m.group(1)) if m else None
+
+
+def _is_report(nb: Path) -> bool:
+    "A notebook of nbs/ itself that exports no module (no `#| default_exp`): a report, such as 07a_fidelity."
+    return nb.name != 'index.ipynb' and not re.search(r'^#\|\s*default_exp\b', _first_cells(nb)[1], re.M)
+
+
+def sidebar(root: Path = ROOT) -> dict:
+    """The contents of nbs/sidebar.yml: the same notebooks as nbdev's `nbdev_sidebar` lists (none under a folder or
+    file starting with `_` or `.`), arranged as a course: `index` (start here); the section *Lessons* (nbs/tutorials/)
+    ordered by the N of each `# Lesson N:` title (any other page after them, by name); *Library*: the notebooks of nbs/
+    that export a module, by name (their number is their reading order); *Reports* (notebooks of nbs/ that export no module); *Studies*
+    (nbs/studies/, by name); then any other folder as a section of its own, by name."""
+    nbs = (Path(root)/'nbs').resolve()
+    found = sorted(p.relative_to(nbs) for p in nbs.rglob('*.ipynb')
+                   if not any(s.startswith(('_', '.')) for s in p.relative_to(nbs).parts))
+    top = [p for p in found if len(p.parts) == 1]
+    top.sort(key=lambda p: (p.name != 'index.ipynb', p.name))
+    folders = {}
+    for p in found:
+        if len(p.parts) > 1: folders.setdefault(p.parts[0], []).append(p)
+    def section(title, pages): return [{'section': title, 'contents': [p.as_posix() for p in pages]}] if pages else []
+    def by_lesson(p):
+        n = lesson_number(nbs/p)
+        return (n is None, n or 0, p.as_posix())
+    contents = [p.as_posix() for p in top if p.name == 'index.ipynb']
+    contents += section(SECTIONS['tutorials'], sorted(folders.pop('tutorials', []), key=by_lesson))
+    contents += section('Library', [p for p in top if p.name != 'index.ipynb' and not _is_report(nbs/p)])
+    contents += section('Reports', [p for p in top if _is_report(nbs/p)])
+    contents += section(SECTIONS['studies'], folders.pop('studies', []))
+    for name, pages in sorted(folders.items()): contents += section(SECTIONS.get(name, name), pages)
+    return {'website': {'sidebar': {'contents': contents}}}
+
+
+def write_sidebar(root: Path = ROOT) -> Path:
+    "Write nbs/sidebar.yml (git-ignored; `_quarto.yml` reads it as a metadata file) from `sidebar(root)`."
+    import yaml
+    from nbdev.quarto import IndentDumper
+    out = Path(root)/'nbs'/'sidebar.yml'
+    out.write_text(yaml.dump(sidebar(root), Dumper=IndentDumper, sort_keys=False), encoding='utf-8')
+    return out
 
 
 def _refresh_modidx(cfg):
@@ -174,6 +249,7 @@ def build_site(root: Path = ROOT, n_workers: int = 0, strict: bool = False) -> P
     root = Path(root).resolve()
     if shutil.which('quarto'):
         _use(root)  # PYTHONPATH: nbdev_docs documents this project's own metamr_nb
+        write_sidebar(root)  # custom_sidebar = True: nbdev_docs leaves it as it is
         readme = root/'README.md'
         keep = readme.read_bytes() if readme.exists() else None
         try: subprocess.run(['nbdev_docs'], cwd=root, check=True)
@@ -198,10 +274,18 @@ def _front_matter(src: str) -> dict:
     return yaml.safe_load(m.group(1)) or {}
 
 
+def page_of(link: str) -> str:
+    "The site page of a relative link: a notebook's is nbdev's output name (`tutorials/01_x.ipynb` -> `tutorials/x.html`)."
+    p = PurePosixPath(link)
+    if p.suffix != '.ipynb': return link
+    return str(p.with_name(re.sub(r'^\d+[a-zA-Z0-9]*_', '', p.name.lower())).with_suffix('.html'))
+
+
 def readme_text(root: Path = ROOT) -> str:
     """README.md's text, made from `nbs/index.ipynb` (settings.ini `readme_nb`) processed as for the site:
     its `# title` and `> description` become the first lines, then its cells as Markdown (nbconvert). Relative links
-    to site pages (`tasks.html`) become links to the published site, so they work on GitHub and PyPI."""
+    to notebooks (`00_tasks.ipynb`) and to site pages (`tasks.html`) become links to their page on the published site,
+    so they work on GitHub and PyPI."""
     cfg = _use(Path(root).resolve())
     from execnb.nbio import read_nb, write_nb
     from nbdev.processors import FilterDefaults
@@ -230,7 +314,8 @@ def readme_text(root: Path = ROOT) -> str:
     body, _ = MarkdownExporter().from_notebook_node(nb)
     url = _doc_url(cfg)
     if url.startswith('http'):
-        body = re.sub(r'\]\((?![a-zA-Z][\w+.-]*:|[#/])([^)\s]+?\.html(?:#[^)\s]*)?)\)', lambda m: f']({url}{m.group(1)})', body)
+        body = re.sub(r'\]\((?![a-zA-Z][\w+.-]*:|[#/])([^)\s#]+?\.(?:html|ipynb))(#[^)\s]*)?\)',
+                      lambda m: f']({url}{page_of(m.group(1))}{m.group(2) or ""})', body)
     body = re.sub(r'[ \t]+\n', '\n', body)
     body = re.sub(r'\n{3,}', '\n\n', body).strip()
     head = [f"# {fm.get('title') or cfg.get('title') or cfg.get('lib_name')}"]
@@ -243,7 +328,7 @@ def readme_text(root: Path = ROOT) -> str:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('what', choices=['site', 'readme'])
+    p.add_argument('what', choices=['site', 'readme', 'sidebar'])
     p.add_argument('--root', default=str(ROOT), help='project folder (default: this repository)')
     p.add_argument('--check', action='store_true', help='readme: fail if README.md differs instead of writing it')
     p.add_argument('--stdout', action='store_true', help='readme: print the text instead of writing README.md')
@@ -253,6 +338,9 @@ def main(argv=None):
     a = p.parse_args(argv)
     root = Path(a.root).resolve()
     _own_package(root, argv)
+    if a.what == 'sidebar':
+        print(f'wrote {write_sidebar(root)}')
+        return 0
     if a.what == 'site':
         out = build_site(root, n_workers=a.workers, strict=a.strict)
         print(f'docs site: {out} ({sum(1 for _ in out.rglob("*.html"))} pages)')

@@ -4,7 +4,7 @@ The site is built once, in a copy of the project whose top-level `_quarto.yml` c
 one small notebook in a subfolder with a figure, a picture file and a link (what any notebook may hold). Everything
 else is the project as it is in the working tree: every notebook under nbs/ must process, every exported name must
 have its API entry, every link must resolve."""
-import ast, base64, json, os, re, shutil, struct, subprocess, sys, uuid, zlib
+import ast, base64, json, os, posixpath, re, shutil, struct, subprocess, sys, uuid, zlib
 from html import unescape
 from pathlib import Path
 from urllib.parse import unquote
@@ -186,21 +186,99 @@ def test_saved_figures_are_in_the_pages(project):
     assert re.search(r'<img\b[^>]*\bsrc="dot\.png"', selftest) and (docs/SELFTEST/'dot.png').is_file()
 
 
-def test_internal_links_resolve(project):
+
+
+def _ids(page: Path, cache: dict) -> set:
+    "The ids of the elements of a page (what a `#fragment` can land on)."
+    if page not in cache: cache[page] = {unescape(i) for i in re.findall(r'\bid="([^"]*)"', page.read_text(encoding='utf-8'))}
+    return cache[page]
+
+
+def test_internal_links_and_anchors_resolve(project):
+    "Every relative href/src names a file of the site, and every `#fragment` an element id of the page it points to."
     docs = project/'_docs'
-    broken, n = [], 0
+    broken, anchors, n, n_frag, ids = [], set(), 0, 0, {}
     for page, h in _html(project).items():
-        for url in re.findall(r'\b(?:href|src)="([^"]*)"', h):
+        where = page.relative_to(docs).as_posix()
+        for attr, url in re.findall(r'\b(href|src)="([^"]*)"', h):
             url = unescape(url)
-            if not url or url.startswith('#') or re.match(r'^(?:[a-zA-Z][\w+.-]*:|//)', url): continue
-            path = unquote(re.split(r'[?#]', url)[0])
-            if not path: continue
-            n += 1
-            target = (docs/path.lstrip('/')) if path.startswith('/') else (page.parent/path)
-            if path.endswith('/'): target = target/'index.html'
-            if not target.exists(): broken.append(f'{page.relative_to(docs)}: {url}')
-    assert n > 10, f'only {n} relative links found'
+            if not url or re.match(r'^(?:[a-zA-Z][\w+.-]*:|//)', url): continue
+            path, _, frag = url.partition('#')
+            path = unquote(path.split('?')[0])
+            if path:
+                n += 1
+                target = (docs/path.lstrip('/')) if path.startswith('/') else (page.parent/path)
+                if path.endswith('/'): target = target/'index.html'
+                if not target.exists():
+                    broken.append(f'{where}: {url}')
+                    continue
+            else: target = page
+            if attr == 'href' and frag and target.suffix == '.html':
+                n_frag += 1
+                if unquote(frag) not in _ids(target, ids): anchors.add(f'{where}: {url}')
+    assert n > 10 and n_frag > 10, f'only {n} relative links and {n_frag} anchors found'
     assert not broken, 'links to files that are not in the site:\n' + '\n'.join(sorted(set(broken)))
+    assert not anchors, 'links to an anchor that no element of the target page has (`page: href`):\n' + '\n'.join(sorted(anchors))
+
+
+def _sidebar(project, page='index.html') -> str:
+    h = (project/'_docs'/page).read_text(encoding='utf-8')
+    sb = re.search(r'<nav id="quarto-sidebar".*?</nav>', h, re.S)
+    assert sb, f'{page} has no sidebar'
+    return sb.group(0)
+
+
+def _lessons(project) -> list:
+    "The lesson notebooks (nbs/tutorials/), ordered by the N of their `# Lesson N:` titles; every one must have one."
+    nbs, out = project/'nbs', []
+    for nb in sorted((nbs/'tutorials').glob('*.ipynb')):
+        cells = json.loads(nb.read_text(encoding='utf-8'))['cells']
+        title = next(''.join(c['source']) for c in cells if c['cell_type'] == 'markdown').splitlines()[0]
+        m = re.match(r'# Lesson (\d+): \S', title)
+        assert m, f'{nb.name}: a lesson\'s title reads `# Lesson N: ...`, not {title!r}'
+        out.append((int(m.group(1)), _page(nb, nbs).as_posix()))
+    out.sort()
+    assert [k for k, _ in out] == list(range(1, len(out) + 1)), f'the lessons are not numbered 1..N once each: {out}'
+    return [p for _, p in out]
+
+
+def test_lessons_in_order_in_the_sidebar_and_previous_next(project):
+    """The home page comes first, then Lesson 1..N in order (sidebar and each page's previous/next links); the studies
+    and the reports have sections of their own."""
+    lessons = _lessons(project)
+    assert len(lessons) >= 6, lessons
+    sb = _sidebar(project)
+    hrefs = [unquote(h) for h in re.findall(r'href="([^"#]+)"', sb)]
+    assert hrefs[0] == 'index.html', hrefs[:3]
+    assert [h for h in hrefs if h.startswith('tutorials/')] == lessons, f'sidebar: {hrefs}'
+    assert hrefs[1:1 + len(lessons)] == lessons, 'the lessons come right after the home page'
+    titles = [unescape(re.sub(r'<[^>]+>', '', t)).strip() for t in re.findall(r'class="menu-text">(.*?)</span>', sb, re.S)]
+    for section in ('Lessons', 'Reports', 'Studies'): assert section in titles, f'no {section!r} section in {titles}'
+    for i, lesson in enumerate(lessons):
+        h = (project/'_docs'/lesson).read_text(encoding='utf-8')
+        nav = re.search(r'<nav class="page-navigation".*?</nav>', h, re.S)
+        assert nav, f'{lesson}: no previous/next links (website: page-navigation in _quarto.yml)'
+        prev = re.search(r'nav-page-previous.*?href="([^"]+)"', nav.group(0), re.S)
+        nxt = re.search(r'nav-page-next.*?href="([^"]+)"', nav.group(0), re.S)
+        want_prev = '../index.html' if i == 0 else '../' + lessons[i - 1]
+        assert prev and posixpath.normpath(posixpath.join('tutorials', prev.group(1))) == posixpath.normpath(
+            posixpath.join('tutorials', want_prev)), (lesson, nav.group(0)[:600])
+        if i + 1 < len(lessons):
+            assert nxt and posixpath.normpath(posixpath.join('tutorials', nxt.group(1))) == lessons[i + 1], (lesson, nav.group(0)[:600])
+
+
+def test_links_between_notebooks_point_to_notebooks():
+    "A link from one notebook to another names the `.ipynb` (it works in Lab and Voilà; the site makes it `.html`)."
+    nbs, found = ROOT/'nbs', {}
+    link = re.compile(r'\]\((?![a-zA-Z][\w+.-]*:|[#/])([^)\s#]+?\.html)(?:#[^)\s]*)?\)')
+    for nb in _nbs(ROOT):
+        for c in json.loads(nb.read_text(encoding='utf-8'))['cells']:
+            texts = [''.join(c['source'])] + [''.join(o.get('data', {}).get('text/markdown', ''))
+                                                for o in c.get('outputs', [])]
+            for t in texts: found.setdefault(nb.relative_to(nbs).with_suffix('').as_posix(), set()).update(link.findall(t))
+    found = {k: v for k, v in found.items() if v}
+    found = {k: sorted(v) for k, v in found.items()}
+    assert not found, f'links to `.html` pages from notebooks (link the `.ipynb` instead): {found}'
 
 
 def test_readme_is_made_from_index(copy):
