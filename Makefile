@@ -33,11 +33,13 @@ lab: setup
 	$(BIN)/jupyter lab nbs/ --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The three lessons as standalone Voilà apps (no code, just prose, figures and widgets), on 127.0.0.1 with a token.
+# The `metamr` template (share/jupyter/voila/templates/) is Voilà's lab template without its CDN stylesheets: offline.
 app: setup
 	@tok=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(16))'); \
 	for nb in sinusoid_adaptation mapreduce_steps shape_classification; do \
 	  echo "lesson: http://127.0.0.1:$(APP_PORT)/voila/render/$$nb.ipynb?token=$$tok"; done; \
-	$(BIN)/voila nbs/tutorials/ --Voila.ip=127.0.0.1 --Voila.port=$(APP_PORT) --Voila.token=$$tok --no-browser
+	JUPYTER_PATH=$(CURDIR)/share/jupyter $(BIN)/voila nbs/tutorials/ --template=metamr --Voila.ip=127.0.0.1 --Voila.port=$(APP_PORT) \
+	  --Voila.token=$$tok --no-browser
 
 # Everything CI runs: notebooks and module in sync, notebook tests, pytest, offline docs build.
 test: setup

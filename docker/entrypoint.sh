@@ -12,7 +12,9 @@ case "$what" in
   app)   # the lessons as Voilà apps: prose, figures and widgets, no code
     for nb in sinusoid_adaptation mapreduce_steps shape_classification; do
       echo "metamr_nb: lesson http://127.0.0.1:8866/voila/render/$nb.ipynb?token=$token"; done
-    exec voila nbs/tutorials/ --Voila.ip=0.0.0.0 --Voila.port=8866 --Voila.token="$token" --no-browser "$@" ;;
+    # the `metamr` template: Voilà's lab template without the CDN stylesheets (share/jupyter/voila/templates/)
+    export JUPYTER_PATH="/home/student/metamr_nb/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
+    exec voila nbs/tutorials/ --template=metamr --Voila.ip=0.0.0.0 --Voila.port=8866 --Voila.token="$token" --no-browser "$@" ;;
   test)  # the whole suite, as `make test` runs it
     exec bash scripts/test.sh "$@" ;;
   nbtest) # nbdev_test on the given notebooks, e.g. nbtest nbs/tutorials/why_batching.ipynb

@@ -14,6 +14,7 @@ installs Debian's package when it runs as root (as CI does, where `make setup` a
 the reason, only when that is impossible."""
 import json, os, re, secrets, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -69,9 +70,9 @@ def _server_env(tmp: Path) -> dict:
     return env
 
 
-def _start(cmd, tmp: Path, name: str):
+def _start(cmd, tmp: Path, name: str, env: dict = None):
     log = tmp/f'{name}.log'
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=_server_env(tmp), stdout=open(log, 'w'), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**_server_env(tmp), **(env or {})}, stdout=open(log, 'w'), stderr=subprocess.STDOUT)
     proc.args_log = str(log)
     return proc
 
@@ -137,7 +138,8 @@ def voila(tmp_dir):
     "Voilà serving (a copy of) the lessons on 127.0.0.1 with a token, as `make app` does; yields its base URL and token."
     port, token = _free_port(), secrets.token_hex(16)
     proc = _start([sys.executable, '-m', 'voila', str(tmp_dir/'nbs'/'tutorials'), '--no-browser', '--Voila.ip=127.0.0.1',
-                   f'--Voila.port={port}', f'--Voila.token={token}'], tmp_dir, 'voila')
+                   f'--Voila.port={port}', f'--Voila.token={token}', '--template=metamr'], tmp_dir, 'voila',
+                  {'JUPYTER_PATH': str(ROOT/'share'/'jupyter')})
     base = f'http://127.0.0.1:{port}'
     try:
         _wait_http(f'{base}/?token={token}', proc)
@@ -335,10 +337,18 @@ def test_lesson_as_voila_app(browser, voila, lesson):
     ctx = browser.new_context(viewport={'width': 1400, 'height': 1000})
     page = ctx.new_page()
     page.set_default_timeout(HANG*1000)
+    elsewhere = []  # every request to another host: an app must work offline (Voilà's Font Awesome comes from a CDN)
+    page.on('request', lambda r: None if urlparse(r.url).scheme in ('data', 'blob') or urlparse(r.url).hostname == '127.0.0.1'
+            else elsewhere.append(r.url))
     try:
         page.goto(f'{base}/voila/render/{lesson}.ipynb?token={token}', timeout=RUN_ALL_TIMEOUT)
         page.locator('.widget-label').first.wait_for(timeout=RUN_ALL_TIMEOUT)
         assert page.get_by_text('import numpy as np').count() == 0  # an app: the code is not shown
+        icon = page.locator('.jupyter-button i[class*="fa-"]').first  # icons: the Font Awesome bundled in Voilà
+        if icon.count():
+            font = icon.evaluate("e => getComputedStyle(e, '::before').fontFamily")
+            assert 'Font Awesome' in font, f'{lesson}: a button icon is drawn in {font!r}, not Font Awesome'
         DRIVERS[lesson](page, f'voila_{lesson}')
+        assert not elsewhere, f'{lesson} as a Voilà app requested other hosts: {sorted(set(elsewhere))[:5]}'
         page.screenshot(path=str(SHOTS/f'voila_{lesson}_end.png'), full_page=True)
     finally: ctx.close()
