@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['MOVED', 'project_root', 'rel', 'load_results', 'tool', 'run_command', 'train_run', 'entry_command', 'library_command',
-           'curve_stats', 'reptile_outer', 'main']
+           'curve_stats', 'md_table', 'reptile_outer', 'main']
 
 # %% ../nbs/07c_experiments.ipynb #2d21a3c3
 import json, os, re, shlex, subprocess, sys, time
@@ -98,6 +98,16 @@ def curve_stats(curve:dict) -> dict: # adaptation_curve's result: step -> {'loss
         r5 = lambda v: round(v, 5) if isinstance(v, float) and math.isfinite(v) else v
         out[str(s)] = {k: [r5(a) for a in v] if isinstance(v, list) else r5(v) for k, v in d.items()}
     return out
+
+# %% ../nbs/07c_experiments.ipynb #d4787290
+def md_table(head:list, # the column names
+             rows:list, # one list of cells per row (anything `str` can print)
+             align:str=None): # 'l' or 'r' per column (default: the first left, the others right)
+    "A Markdown table of `rows` under `head`, with `|` in cells escaped."
+    align = align or 'l' + 'r'*(len(head) - 1)
+    line = lambda cs: '| ' + ' | '.join(str(c).replace('|', '\\|') for c in cs) + ' |'
+    return '\n'.join([line(head), '|' + '|'.join(':---' if a == 'l' else '---:' for a in align) + '|', *map(line, rows)])
+
 
 # %% ../nbs/07c_experiments.ipynb #277e1b2a
 def reptile_outer(steps:int=10000, # meta-steps per variant
