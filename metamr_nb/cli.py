@@ -450,8 +450,9 @@ def _eval_task_set(args, extra, learner, cfg, fail):
         args.family = args.family or trained
         fam = family_from_args(args, extra, fail, _EVAL_COMMON, base if args.family == trained else None)
         tr = cfg['trainer']
-        check_memory(args.tasks*task_bytes(fam, args.shots or tr['shots'], args.queries or max(tr['queries'], 1)),
-                     f"--tasks {args.tasks}", "evaluate on fewer tasks", fail)
+        try: per_task = task_bytes(fam, args.shots or tr['shots'], args.queries or max(tr['queries'], 1))
+        except ValueError as e: fail(str(e))  # (a family may refuse K + Q, e.g. too few images per class)
+        check_memory(args.tasks*per_task, f"--tasks {args.tasks}", "evaluate on fewer tasks", fail)
         try: tasks = eval_tasks(cfg, args.tasks, args.shots, args.queries, args.seed, family=fam)
         except ValueError as e: fail(str(e))
     return tasks

@@ -5,12 +5,13 @@
 # %% ../nbs/05b_registry.ipynb #8a4c76d8
 from __future__ import annotations
 from . import signals, shapes, models, learners, cnp
+from . import gp, images
 
 # %% auto #0
 __all__ = ['FAMILIES', 'MODELS', 'LEARNERS', 'make_family', 'family_from_meta', 'build_model', 'make_learner']
 
 # %% ../nbs/05b_registry.ipynb #58d0beca
-FAMILIES = {**signals.SIGNAL_FAMILIES, **shapes.SHAPE_FAMILIES} # name -> task family class
+FAMILIES = {**signals.SIGNAL_FAMILIES, **gp.GP_FAMILIES, **shapes.SHAPE_FAMILIES, **images.IMAGE_FAMILIES} # name -> task family class
 MODELS = {**models.NETWORKS, **cnp.SET_ENCODERS} # kind -> model class (a checkpoint's model config names its kind)
 LEARNERS = {**learners.GRADIENT_LEARNERS, **cnp.SET_LEARNERS} # algo -> learner class
 

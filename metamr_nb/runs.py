@@ -123,7 +123,7 @@ def check_train_args(o:dict, fail):
     if o['algo'] == 'cnp' and o['nproc'] > 1: fail("--nproc > 1 splits an inner loop over processes; --algo cnp has none: use --nproc 1")
 
 # %% ../nbs/07b_runs.ipynb #05ca34c9
-_LOSS_OF_FAMILY = {'inside': 'bce', 'shape_kinds': 'ce'}  # families whose targets are labels, not numbers
+_LOSS_OF_FAMILY = {'inside': 'bce', 'shape_kinds': 'ce', 'image_folder': 'ce'}  # families whose targets are labels, not numbers
 
 def task_kind(source):
     "(family name, image side or None, number of classes or None) of a task family or a fixed `TaskSet`."
@@ -174,7 +174,8 @@ def _training_source(o:dict, fail, family=None):
                  f"sample it with --queries 1 or more, or train reptile")
     else:
         source = family
-        probe = family.sample(1, 1, 1, seed=0)
+        try: probe = family.sample(1, o['shots'], o['queries'], seed=0)  # (a family may refuse K + Q, e.g. too few images per class)
+        except ValueError as e: fail(str(e))
         d_in, d_out = probe.d_in, probe.d_out
     return source, d_in, d_out
 
