@@ -4,15 +4,15 @@
 
 # %% ../nbs/05b_registry.ipynb #8a4c76d8
 from __future__ import annotations
-from . import signals, shapes, models, learners, cnp
+from . import signals, shapes, models, learners, cnp, attentive, protonet
 
 # %% auto #0
 __all__ = ['FAMILIES', 'MODELS', 'LEARNERS', 'make_family', 'family_from_meta', 'build_model', 'make_learner']
 
 # %% ../nbs/05b_registry.ipynb #58d0beca
 FAMILIES = {**signals.SIGNAL_FAMILIES, **shapes.SHAPE_FAMILIES} # name -> task family class
-MODELS = {**models.NETWORKS, **cnp.SET_ENCODERS} # kind -> model class (a checkpoint's model config names its kind)
-LEARNERS = {**learners.GRADIENT_LEARNERS, **cnp.SET_LEARNERS} # algo -> learner class
+MODELS = {**models.NETWORKS, **cnp.SET_ENCODERS, **attentive.ATTENTIVE_ENCODERS} # kind -> model class (a checkpoint's model config names its kind)
+LEARNERS = {**learners.GRADIENT_LEARNERS, **cnp.SET_LEARNERS, **attentive.ATTENTIVE_LEARNERS, **protonet.PROTO_LEARNERS} # algo -> learner class
 
 def make_family(name, # a key of `FAMILIES`, or a config dict from `Family.config()`
                 **settings): # the family's settings
