@@ -217,7 +217,7 @@ def _widths(text):
 def train_parser():
     "The `metamr_train` argument parser."
     p = argparse.ArgumentParser(prog='metamr_train', allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description='Meta-train Reptile, first-order MAML, MAML or a set encoder (cnp) on few-shot tasks; writes a run folder '
+        description='Meta-train Reptile, first-order MAML, MAML, a set encoder (cnp, acnp) or ProtoNets (protonet) on few-shot tasks; writes a run folder '
                     '(checkpoint.pt, config.json, TensorBoard logs in tb/).', epilog=_families_help())
     a = p.add_argument
     a('--family', default='sinusoid', metavar='NAME', help=f"task family for fresh tasks every step: {', '.join(FAMILIES)} (default: sinusoid)")
@@ -531,7 +531,8 @@ def bench_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     from metamr_nb.bench import benchmark, format_bench
     fail = _fail_for(p)
     algos = [a for a in args.algos.split(',') if a]
-    if 'cnp' in algos: fail("cnp, the set encoder, has no map over tasks to time against a per-task loop; benchmark reptile, fomaml or maml")
+    own = [a for a in algos if getattr(LEARNERS.get(a), 'network', None)]  # cnp, acnp, protonet: no inner loop
+    if own: fail(f"{own[0]} builds {LEARNERS[own[0]].network}: it has no map over tasks to time against a per-task loop; benchmark reptile, fomaml or maml")
     bad = [a for a in algos if a not in LEARNERS]
     if bad or not algos:
         fail(f"{'unknown algorithm ' + repr(bad[0]) if bad else '--algos names no algorithm'}; valid: reptile, fomaml, maml")

@@ -270,3 +270,22 @@ def forward(self:ImageSetEncoder, xc, yc, xt):
     return self.decode(self.encode(xc, yc), xt)
 
 SET_ENCODERS['cnp_image'] = ImageSetEncoder
+
+# %% ../nbs/05a_cnp.ipynb #5ae30760
+CNP.network, CNP.image_models = 'a set encoder', ('conv',)  # what a run builds for it; on images, on conv features only
+CNP.needs_queries = 'learns from the likelihood of the query points'
+CNP.network_options = {'mlp': ('widths', 'activation'), 'conv': ('hidden', 'norm', 'widths', 'activation')}
+
+@patch(cls_method=True)
+def make_model(cls:CNP, model:str, # 'mlp' (points) or 'conv' (N-way images)
+               d_in:int, d_out:int, # features of x and of y
+               loss:str, # the run's loss: 'bce' builds a bernoulli set encoder, 'mse' a gaussian one
+               widths, # hidden layer sizes of the MLPs; the last is also r_dim
+               activation:str, # their activation
+               ways:int=None, size:int=None, hidden:int=32, norm:str='group'): # images: N, side, conv channels, norm
+    "The set encoder a run's options describe: on conv features for N-way images (`model` 'conv'), else on the points."
+    if model == 'conv':
+        return ImageSetEncoder(ways, hidden=hidden, image_size=size, norm=norm, widths=widths, r_dim=widths[-1],
+                               activation=activation)
+    return SetEncoderModel(d_in, d_out, widths, r_dim=widths[-1], activation=activation,
+                           likelihood='bernoulli' if loss == 'bce' else 'gaussian')

@@ -37,6 +37,13 @@ def shard_batch(batch:dict, # `as_batch(taskset)`: tensors with a leading task a
     a, b = shard_bounds(batch['x_support'].shape[0], rank, world)
     return {k: v[a:b] for k, v in batch.items()}
 
+# %% ../nbs/08_distributed.ipynb #7fff22b6
+def _check_idle(learner, rank:int, world:int, n:int):
+    "Refuse an idle rank (no task of the `n`) for a learner that draws its context size on every rank: it would fall out of step."
+    if getattr(learner, 'random_context', False):
+        raise ValueError(f"rank {rank} has no task in a meta-batch of {n}, and {type(learner).__name__} draws its context "
+                         f"size on every rank: an idle rank would fall out of step; use a meta-batch of at least {world} tasks")
+
 # %% ../nbs/08_distributed.ipynb #1b9d715e
 class ShardedLearner:
     "A learner whose map runs on this rank's share of each meta-batch and whose reduce is one all-reduce."
@@ -66,6 +73,7 @@ class ShardedLearner:
         "Map this rank's slice of `batch`: the learner's `partial`, its direction terms and losses summed over the slice."
         part = shard_batch(batch, self.rank, self.world)
         if part['x_support'].shape[0] == 0:
+            _check_idle(self.learner, self.rank, self.world, batch['x_support'].shape[0])
             return {k: torch.zeros_like(p.detach()) for k, p in self.learner.params.items()}, torch.zeros(())
         return self.learner.partial(part)
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05b_registry.ipynb #8a4c76d8
 from __future__ import annotations
-from . import signals, shapes, models, learners, cnp
+from . import signals, shapes, models, learners, cnp, attentive, protonet
 from . import gp, images
 
 # %% auto #0
@@ -12,8 +12,8 @@ __all__ = ['FAMILIES', 'MODELS', 'LEARNERS', 'make_family', 'family_from_meta', 
 
 # %% ../nbs/05b_registry.ipynb #58d0beca
 FAMILIES = {**signals.SIGNAL_FAMILIES, **gp.GP_FAMILIES, **shapes.SHAPE_FAMILIES, **images.IMAGE_FAMILIES} # name -> task family class
-MODELS = {**models.NETWORKS, **cnp.SET_ENCODERS} # kind -> model class (a checkpoint's model config names its kind)
-LEARNERS = {**learners.GRADIENT_LEARNERS, **cnp.SET_LEARNERS} # algo -> learner class
+MODELS = {**models.NETWORKS, **cnp.SET_ENCODERS, **attentive.ATTENTIVE_ENCODERS} # kind -> model class (a checkpoint's model config names its kind)
+LEARNERS = {**learners.GRADIENT_LEARNERS, **cnp.SET_LEARNERS, **attentive.ATTENTIVE_LEARNERS, **protonet.PROTO_LEARNERS} # algo -> learner class
 
 def make_family(name, # a key of `FAMILIES`, or a config dict from `Family.config()`
                 **settings): # the family's settings

@@ -12,7 +12,7 @@ __all__ = ['SEED_MAX', 'ALGO_DEFAULTS', 'BASE_DEFAULTS', 'RESUME_SETTINGS', 'EVA
 import errno, json, os, sys
 from pathlib import Path
 from .tasks import available_memory, file_sha256
-from .registry import make_family, make_learner
+from .registry import LEARNERS, make_family, make_learner
 
 # %% ../nbs/07b_runs.ipynb #9dbbbea6
 SEED_MAX = 2**63 - 1 # the largest --seed (torch.manual_seed takes at most 2**64 - 1, and seeds are offset for validation tasks)
@@ -47,6 +47,7 @@ def task_bytes(family, shots, queries):
 
 # %% ../nbs/07b_runs.ipynb #52c17648
 ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}, 'cnp': dict(inner_steps=0)}
+ALGO_DEFAULTS.update(acnp=dict(inner_steps=0), protonet=dict(inner_steps=0))  # the attentive CNP, ProtoNets: no inner loop
 BASE_DEFAULTS = dict(inner_steps=1, outer_opt='adam', outer_lr=1e-3)
 
 def new_options(given:dict) -> dict: # every training option, None where not given (as `metamr_train`'s parser leaves them)
@@ -55,7 +56,6 @@ def new_options(given:dict) -> dict: # every training option, None where not giv
     for k, v in {**BASE_DEFAULTS, **ALGO_DEFAULTS[o['algo']]}.items():
         if o.get(k) is None: o[k] = v
     return o
-
 
 # %% ../nbs/07b_runs.ipynb #64ad74bc
 def numeric_tasks(ts, # a loaded `TaskSet`
@@ -77,8 +77,9 @@ def _params_estimate(o, d_in, d_out, size):
     "Roughly how many parameters the network that `o` describes has (before building it)."
     mlp = lambda sizes: sum((a + 1)*b for a, b in zip(sizes, sizes[1:]))
     P = mlp([d_in, *o['widths'], d_out])
-    if o['algo'] == 'cnp': P = 3*P + mlp([o['widths'][-1], *o['widths']])  # encoder and decoder
-    if o['model'] == 'conv': h = o['hidden']; P = 9*h*(1 + 3*h) + 8*h + h*d_out + (P if o['algo'] == 'cnp' else 0)
+    own = _network(o['algo'])  # a learner that builds its own network (set encoders, ProtoNets): an upper bound of its size
+    if own: P = 3*P + mlp([o['widths'][-1], *o['widths']])  # encoder and decoder
+    if o['model'] == 'conv': h = o['hidden']; P = 9*h*(1 + 3*h) + 8*h + h*d_out + (P if own else 0)
     return P
 
 def _check_training_memory(o, source, d_in, d_out, size, fail):
@@ -97,8 +98,16 @@ def _check_training_memory(o, source, d_in, d_out, size, fail):
                  "use smaller --widths (or --hidden), or a smaller --meta-batch", fail)
 
 # %% ../nbs/07b_runs.ipynb #42f60c0b
-_NEEDS_QUERIES = {'maml': 'takes the gradient of the query loss', 'fomaml': 'takes the gradient of the query loss',
-                  'cnp': "learns from the likelihood of the query points"}  # (reptile adapts on the support set alone)
+_NEEDS_QUERIES = {'maml': 'takes the gradient of the query loss', 'fomaml': 'takes the gradient of the query loss'}
+# (reptile adapts on the support set alone; the other learners say it themselves: their class's `needs_queries`)
+
+def _needs_queries(algo:str) -> str:
+    "Why `algo` cannot train without query points ('' if it can)."
+    return getattr(LEARNERS[algo], 'needs_queries', None) or _NEEDS_QUERIES.get(algo, '')
+
+def _network(algo:str):
+    "What a learner that builds its own kind of network builds (e.g. 'a set encoder'); None for an MLP or ConvNet to adapt."
+    return getattr(LEARNERS[algo], 'network', None)
 
 def check_train_args(o:dict, fail):
     "Reject impossible training settings with one clear message each."
@@ -109,8 +118,8 @@ def check_train_args(o:dict, fail):
     if o['seed'] > SEED_MAX: fail(f"--seed is {o['seed']}; a seed must be at most 2**63 - 1 ({SEED_MAX})")
     if o.get('fallback') and not o.get('resume'): fail("--fallback chooses the checkpoint a resumed run continues from; use it with --resume")
     o['threads'] = threads(o['threads'], fail)
-    if o['algo'] in _NEEDS_QUERIES and o['queries'] < 1 and not o.get('data'):
-        fail(f"--queries is 0, but {o['algo']} {_NEEDS_QUERIES[o['algo']]}; use --queries 1 or more")
+    if _needs_queries(o['algo']) and o['queries'] < 1 and not o.get('data'):
+        fail(f"--queries is 0, but {o['algo']} {_needs_queries(o['algo'])}; use --queries 1 or more")
     if o['algo'] == 'reptile' and o['inner_steps'] == 0:
         fail("--inner-steps 0: reptile steps towards the adapted parameters, which without inner steps are the shared ones, "
              "so it would never move; use --inner-steps 1 or more")
@@ -120,7 +129,9 @@ def check_train_args(o:dict, fail):
     for k in ('eval_every', 'ckpt_every'):
         if o[k] < 0: fail(f"--{k.replace('_', '-')} is {o[k]}; it must be 0 (never) or more")
     if o.get('hidden', 32) < 1: fail(f"--hidden is {o['hidden']}; a ConvNet block needs at least 1 channel")
-    if o['algo'] == 'cnp' and o['nproc'] > 1: fail("--nproc > 1 splits an inner loop over processes; --algo cnp has none: use --nproc 1")
+    if _network(o['algo']) and o['nproc'] > o['meta_batch']:  # (a set encoder draws its context size on every rank)
+        fail(f"--nproc {o['nproc']} is more than --meta-batch {o['meta_batch']}: {o['algo']} needs at least one task on every "
+             f"rank; use --nproc {o['meta_batch']} or fewer")
 
 # %% ../nbs/07b_runs.ipynb #05ca34c9
 _LOSS_OF_FAMILY = {'inside': 'bce', 'shape_kinds': 'ce', 'image_folder': 'ce'}  # families whose targets are labels, not numbers
@@ -142,16 +153,23 @@ def check_model_args(o:dict, name:str, size, ways, fail):
              f"{_LOSS_OF_FAMILY.get(name, 'mse')}")
     if o['loss'] != 'ce' and ways:
         fail(f"{what} hold N-way class labels; train them with --loss ce (or leave --loss out), not --loss {o['loss']}")
-    if o['algo'] == 'cnp' and size and o['model'] != 'conv':
-        fail("--algo cnp on images builds a set encoder on conv features: use --model conv (or leave --model out)")
+    cls, own = LEARNERS[o['algo']], _network(o['algo'])
+    losses = getattr(cls, 'losses', None)
+    if losses == ('ce',) and o['loss'] != 'ce':
+        fail(f"--algo {o['algo']} classifies N-way labels (--loss ce, e.g. --family shape_kinds); {what} hold "
+             f"{'0/1 labels (--loss bce)' if o['loss'] == 'bce' else 'real-valued targets (a regression task)'}: "
+             f"train them with maml, reptile, cnp or acnp")
+    if size and o['model'] not in getattr(cls, 'image_models', ('mlp', 'conv')):
+        if getattr(cls, 'image_models', ()): fail(f"--algo {o['algo']} on images builds {own} on conv features: use --model conv (or leave --model out)")
+        fail(f"--algo {o['algo']} builds {own} for points, not images; {what} are images: train them with cnp, protonet, maml, fomaml or reptile")
     if o['model'] == 'conv' and not size:
         fail(f"--model conv takes images (--family shape_kinds); {what} are points: use --model mlp (or leave --model out)")
-    if o.get('zero_head') and o['algo'] == 'cnp':
-        fail("--zero-head zeroes the last layer of the network reptile, fomaml and maml adapt; the set encoder has no such "
-             "head (it decodes from its context): drop --zero-head")
-    if o.get('init', 'torch') != 'torch' and (o['model'] != 'mlp' or o['algo'] == 'cnp'):
+    if o.get('zero_head') and own:
+        fail(f"--zero-head zeroes the last layer of the network reptile, fomaml and maml adapt; {o['algo']} builds {own}, "
+             f"which has no such head: drop --zero-head")
+    if o.get('init', 'torch') != 'torch' and (o['model'] != 'mlp' or own):
         fail(f"--init {o['init']} sets how the MLP of reptile, fomaml and maml starts; this run builds "
-             f"{'a set encoder' if o['algo'] == 'cnp' else 'a ConvNet'}: drop --init")
+             f"{own or 'a ConvNet'}: drop --init")
 
 # %% ../nbs/07b_runs.ipynb #475e3f14
 def _training_source(o:dict, fail, family=None):
@@ -169,8 +187,8 @@ def _training_source(o:dict, fail, family=None):
             fail(f"--meta-batch {o['meta_batch']} is larger than the task set {o['data']} ({len(source)} tasks); "
                  f"use --meta-batch <= {len(source)} or a larger task set")
         d_in, d_out = source.d_in, source.d_out
-        if o['algo'] in _NEEDS_QUERIES and source.queries == 0:
-            fail(f"the task set {o['data']} has no query points (Q = 0), but {o['algo']} {_NEEDS_QUERIES[o['algo']]}; "
+        if _needs_queries(o['algo']) and source.queries == 0:
+            fail(f"the task set {o['data']} has no query points (Q = 0), but {o['algo']} {_needs_queries(o['algo'])}; "
                  f"sample it with --queries 1 or more, or train reptile")
     else:
         source = family
@@ -179,30 +197,29 @@ def _training_source(o:dict, fail, family=None):
         d_in, d_out = probe.d_in, probe.d_out
     return source, d_in, d_out
 
+_NETWORK_OPTIONS = {'mlp': ('widths', 'activation'), 'conv': ('hidden', 'norm')}  # what an MLP and a ConvNet read
+
 def _refuse_unused(o:dict, typed, fail):
     "Refuse the options typed on the command line (`typed`) that the network the options describe has no use for."
-    unused = (typed or set()) & ({'hidden', 'norm'} if o['model'] == 'mlp' else set() if o['algo'] == 'cnp' else {'widths', 'activation'})
+    reads = getattr(LEARNERS[o['algo']], 'network_options', _NETWORK_OPTIONS)[o['model']]
+    unused = (typed or set()) & ({'hidden', 'norm', 'widths', 'activation'} - set(reads))
     if unused:
-        net = ('a set encoder on points' if o['algo'] == 'cnp' else 'an MLP (for points)') if o['model'] == 'mlp' else 'a ConvNet (for images)'
+        own, mlp = _network(o['algo']), o['model'] == 'mlp'
+        net = f"{own} on {'points' if mlp else 'conv features'}" if own else 'an MLP (for points)' if mlp else 'a ConvNet (for images)'
         fail(f"--{sorted(unused)[0]} does not apply: this run builds {net}, which has no such setting; drop it")
 
 # %% ../nbs/07b_runs.ipynb #72035deb
 def _build_model(o:dict, d_in:int, d_out:int, size, ways):
     "The network the options describe, for tasks of `d_in` inputs and `d_out` outputs (images of side `size`, `ways` classes)."
     from metamr_nb.models import MLP
-    if o['algo'] == 'cnp' and o['model'] == 'conv':  # N-way images: conv features, a mean per class
-        from metamr_nb.cnp import ImageSetEncoder
-        model = ImageSetEncoder(ways, hidden=o['hidden'], image_size=size, norm=o['norm'], widths=o['widths'],
-                                r_dim=o['widths'][-1], activation=o['activation'])
-    elif o['model'] == 'conv':
+    make = getattr(LEARNERS[o['algo']], 'make_model', None)
+    if make is not None:  # a learner that builds its own kind of network: set encoders, ProtoNets' embedding
+        return make(o['model'], d_in, d_out, o['loss'], o['widths'], o['activation'], ways=ways, size=size,
+                    hidden=o.get('hidden', 32), norm=o.get('norm', 'group'))
+    if o['model'] == 'conv':
         from metamr_nb.models import ConvNet
-        model = ConvNet(ways, hidden=o['hidden'], image_size=size, norm=o['norm'])
-    elif o['algo'] == 'cnp':  # the set encoder: map-reduce inside the model, no inner loop
-        from metamr_nb.cnp import SetEncoderModel
-        model = SetEncoderModel(d_in, d_out, o['widths'], r_dim=o['widths'][-1], activation=o['activation'],
-                                likelihood='bernoulli' if o['loss'] == 'bce' else 'gaussian')
-    else: model = MLP(d_in, o['widths'], d_out, o['activation'], init=o.get('init', 'torch'))
-    return model
+        return ConvNet(ways, hidden=o['hidden'], image_size=size, norm=o['norm'])
+    return MLP(d_in, o['widths'], d_out, o['activation'], init=o.get('init', 'torch'))
 
 def _start_record(o:dict, model, fail) -> dict:
     "What `config.json` records of where the weights started: `--init-from` copies them into `model` (a resume keeps the record)."

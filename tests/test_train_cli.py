@@ -61,7 +61,7 @@ def test_resume_continues(run, tmp_path):
 
 
 @pytest.mark.parametrize('args,message', [
-    (['--algo', 'protonet'], "invalid choice: 'protonet'"),
+    (['--algo', 'snail'], "invalid choice: 'snail'"),
     (['--inner-steps', '-1'], '--inner-steps is -1'),
     (['--inner-lr', '0'], 'a learning rate must be positive'),
     (['--meta-batch', '0'], '--meta-batch is 0'),
