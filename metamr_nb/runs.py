@@ -46,7 +46,7 @@ def task_bytes(family, shots, queries):
     return 3*sum(a.nbytes for a in probe.arrays.values())
 
 # %% ../nbs/07b_runs.ipynb #52c17648
-ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}, 'cnp': dict(inner_steps=0)}
+ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}, 'anil': {}, 'metasgd': {}, 'cnp': dict(inner_steps=0)}
 BASE_DEFAULTS = dict(inner_steps=1, outer_opt='adam', outer_lr=1e-3)
 
 def new_options(given:dict) -> dict: # every training option, None where not given (as `metamr_train`'s parser leaves them)
@@ -55,7 +55,6 @@ def new_options(given:dict) -> dict: # every training option, None where not giv
     for k, v in {**BASE_DEFAULTS, **ALGO_DEFAULTS[o['algo']]}.items():
         if o.get(k) is None: o[k] = v
     return o
-
 
 # %% ../nbs/07b_runs.ipynb #64ad74bc
 def numeric_tasks(ts, # a loaded `TaskSet`
@@ -98,6 +97,7 @@ def _check_training_memory(o, source, d_in, d_out, size, fail):
 
 # %% ../nbs/07b_runs.ipynb #42f60c0b
 _NEEDS_QUERIES = {'maml': 'takes the gradient of the query loss', 'fomaml': 'takes the gradient of the query loss',
+                  'anil': 'takes the gradient of the query loss', 'metasgd': 'takes the gradient of the query loss',
                   'cnp': "learns from the likelihood of the query points"}  # (reptile adapts on the support set alone)
 
 def check_train_args(o:dict, fail):
