@@ -481,7 +481,8 @@ def _print_eval(args, learner, cfg, tasks, res, sharp, lr):
                           'loss': learner.loss, 'safeguard': args.safeguard, 'steps': steps, **({'sharpness': sharp} if sharp else {})}, indent=1))
     else:
         shots = f"{ways}-way {K}-shot" if ways else f"K={K}"
-        how = 'no inner loop' if lr is None else f"inner lr {lr:g}" + (", safeguarded" if args.safeguard else "")
+        learned = args.lr is None and isinstance(getattr(learner, 'inner_rate', None), dict)  # Meta-SGD's α
+        how = 'no inner loop' if lr is None else ("learned inner lr per parameter" if learned else f"inner lr {lr:g}") + (", safeguarded" if args.safeguard else "")
         print(f"{args.run}: {cfg['learner']['algo']} on {len(tasks)} tasks, {shots}, {how}")
         print(format_eval(res))
         if sharp:
@@ -531,6 +532,8 @@ def bench_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     fail = _fail_for(p)
     algos = [a for a in args.algos.split(',') if a]
     if 'cnp' in algos: fail("cnp, the set encoder, has no map over tasks to time against a per-task loop; benchmark reptile, fomaml or maml")
+    if {'anil', 'metasgd'} & set(algos): fail("anil and metasgd are not in the benchmark yet (its per-task baseline and batched map "
+                                              "cover reptile, fomaml and maml); benchmark those")
     bad = [a for a in algos if a not in LEARNERS]
     if bad or not algos:
         fail(f"{'unknown algorithm ' + repr(bad[0]) if bad else '--algos names no algorithm'}; valid: reptile, fomaml, maml")
