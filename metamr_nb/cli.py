@@ -217,7 +217,7 @@ def _widths(text):
 def train_parser():
     "The `metamr_train` argument parser."
     p = argparse.ArgumentParser(prog='metamr_train', allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description='Meta-train Reptile, first-order MAML, MAML or a set encoder (cnp) on few-shot tasks; writes a run folder '
+        description='Meta-train Reptile, first-order MAML, MAML, ANIL, Meta-SGD or a set encoder (cnp) on few-shot tasks; writes a run folder '
                     '(checkpoint.pt, config.json, TensorBoard logs in tb/).', epilog=_families_help())
     a = p.add_argument
     a('--family', default='sinusoid', metavar='NAME', help=f"task family for fresh tasks every step: {', '.join(FAMILIES)} (default: sinusoid)")
