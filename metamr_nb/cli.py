@@ -217,7 +217,7 @@ def _widths(text):
 def train_parser():
     "The `metamr_train` argument parser."
     p = argparse.ArgumentParser(prog='metamr_train', allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description='Meta-train Reptile, first-order MAML, MAML, a set encoder (cnp, acnp) or ProtoNets (protonet) on few-shot tasks; writes a run folder '
+        description='Meta-train Reptile, first-order MAML, MAML, ANIL, Meta-SGD, a set encoder (cnp, acnp) or ProtoNets (protonet) on few-shot tasks; writes a run folder '
                     '(checkpoint.pt, config.json, TensorBoard logs in tb/).', epilog=_families_help())
     a = p.add_argument
     a('--family', default='sinusoid', metavar='NAME', help=f"task family for fresh tasks every step: {', '.join(FAMILIES)} (default: sinusoid)")
@@ -482,7 +482,8 @@ def _print_eval(args, learner, cfg, tasks, res, sharp, lr):
                           'loss': learner.loss, 'safeguard': args.safeguard, 'steps': steps, **({'sharpness': sharp} if sharp else {})}, indent=1))
     else:
         shots = f"{ways}-way {K}-shot" if ways else f"K={K}"
-        how = 'no inner loop' if lr is None else f"inner lr {lr:g}" + (", safeguarded" if args.safeguard else "")
+        learned = args.lr is None and isinstance(getattr(learner, 'inner_rate', None), dict)  # Meta-SGD's α
+        how = 'no inner loop' if lr is None else ("learned inner lr per parameter" if learned else f"inner lr {lr:g}") + (", safeguarded" if args.safeguard else "")
         print(f"{args.run}: {cfg['learner']['algo']} on {len(tasks)} tasks, {shots}, {how}")
         print(format_eval(res))
         if sharp:
@@ -533,6 +534,8 @@ def bench_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     algos = [a for a in args.algos.split(',') if a]
     own = [a for a in algos if getattr(LEARNERS.get(a), 'network', None)]  # cnp, acnp, protonet: no inner loop
     if own: fail(f"{own[0]} builds {LEARNERS[own[0]].network}: it has no map over tasks to time against a per-task loop; benchmark reptile, fomaml or maml")
+    if {'anil', 'metasgd'} & set(algos): fail("anil and metasgd are not in the benchmark yet (its per-task baseline and batched map "
+                                              "cover reptile, fomaml and maml); benchmark those")
     bad = [a for a in algos if a not in LEARNERS]
     if bad or not algos:
         fail(f"{'unknown algorithm ' + repr(bad[0]) if bad else '--algos names no algorithm'}; valid: reptile, fomaml, maml")

@@ -74,7 +74,7 @@ class ShardedLearner:
         part = shard_batch(batch, self.rank, self.world)
         if part['x_support'].shape[0] == 0:
             _check_idle(self.learner, self.rank, self.world, batch['x_support'].shape[0])
-            return {k: torch.zeros_like(p.detach()) for k, p in self.learner.params.items()}, torch.zeros(())
+            return {k: torch.zeros_like(p.detach()) for k, p in self.learner.meta_params.items()}, torch.zeros(())
         return self.learner.partial(part)
 
     def all_reduce_mean(self, sums:dict, loss_sum, n:int):
@@ -212,7 +212,7 @@ def fit_distributed(trainer:Trainer, # built as for one process, with `out` set 
                  f"({(why.group(1) if why else str(e).splitlines()[0][:120]).strip()}): another rank has failed "
                  f"(torchrun's report names it); {last}")
             raise SystemExit(1) from None
-        drift = params_in_sync(trainer.learner.params)
+        drift = params_in_sync(trainer.learner.meta_params)
         if drift > 0: raise RuntimeError(f"rank {rank}: the parameters differ between ranks by {drift:g}; the ranks did not "
                                          f"take the same steps (different settings or code on some rank?)")
         took, L = time.perf_counter() - t0, trainer.learner

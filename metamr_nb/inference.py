@@ -120,6 +120,9 @@ def sharpness(learner:Learner, # a gradient-based learner (its shared parameters
     if not isinstance(learner, GradientLearner):
         raise ValueError("the set encoder adapts in one forward pass, with no inner SGD whose stability depends on "
                          "the loss's curvature; sharpness applies to reptile, fomaml and maml learners")
+    if learner.adapts is not None or isinstance(learner.inner_rate, dict):  # ANIL, Meta-SGD: not one plain step of all of θ
+        raise ValueError(f"sharpness is compared with 2/lr for one step size on every parameter; {learner.algo} adapts "
+                         f"{'the head only' if learner.adapts is not None else 'with a learned rate per parameter'}: leave --sharpness out")
     if int(iters) != iters or iters < 1: raise ValueError(f"iters is {iters}; power iteration needs a whole number >= 1")
     theta = {k: v.detach() for k, v in learner.params.items()}
     dtype = next(iter(theta.values())).dtype

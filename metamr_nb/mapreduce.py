@@ -12,9 +12,9 @@ from torch.func import functional_call, grad, grad_and_value, vmap
 from .tasks import ARRAYS, TaskSet
 
 # %% auto #0
-__all__ = ['LOSSES', 'BATCHED_LOSSES', 'ACCURACIES', 'OUTPUTS', 'MAX_HALVINGS', 'mse', 'ce', 'bce', 'get_loss', 'per_task_loss',
-           'check_lr', 'MapResult', 'as_batch', 'map_loop', 'map_vmap', 'safeguard_step', 'adapt_steps', 'reduce_mean',
-           'reptile_direction', 'apply_direction']
+__all__ = ['LOSSES', 'BATCHED_LOSSES', 'ACCURACIES', 'OUTPUTS', 'LR_PREFIX', 'MAX_HALVINGS', 'mse', 'ce', 'bce', 'get_loss',
+           'per_task_loss', 'check_lr', 'MapResult', 'as_batch', 'check_adapts', 'check_inner_lr', 'map_loop',
+           'map_vmap', 'safeguard_step', 'adapt_steps', 'reduce_mean', 'reptile_direction', 'apply_direction']
 
 # %% ../nbs/04_mapreduce.ipynb #39851844
 def mse(pred, y):
@@ -66,11 +66,22 @@ class MapResult(NamedTuple):
     out: dict
     loss: torch.Tensor
 
-def _check_map_args(params, batch, inner_steps, inner_lr, output):
+LR_PREFIX = 'lr:' # with per-parameter learning rates, 'meta_grad' also returns d query loss / d lr[k] under 'lr:' + k
+
+def _lr_of(lr, k):
+    "Parameter `k`'s inner learning rate: `lr` itself when it is a number, `lr[k]` when it is one tensor per parameter."
+    return lr[k] if isinstance(lr, dict) else lr
+
+def _zero_if_none(g, like):
+    "A gradient autograd reports as None (the tensor was not used, e.g. a rate after 0 steps) as zeros."
+    return torch.zeros_like(like) if g is None else g
+
+def _check_map_args(params, batch, inner_steps, inner_lr, output, adapts=None):
     if output not in OUTPUTS: raise ValueError(f"unknown map output {output!r}; valid outputs: {OUTPUTS}")
     if int(inner_steps) != inner_steps or inner_steps < 0:
         raise ValueError(f"inner_steps is {inner_steps}; it must be a whole number >= 0")
-    check_lr(inner_lr)
+    check_adapts(params, adapts)
+    check_inner_lr(inner_lr, params, adapts)
     missing = [n for n in ARRAYS if n not in batch]
     if missing: raise ValueError(f"batch is missing {missing}; pass TaskSet.to_torch() or a dict with {list(ARRAYS)}")
     if output != 'adapted' and batch['x_query'].shape[1] == 0:
@@ -83,6 +94,30 @@ def as_batch(tasks, dtype=torch.float32):
     return {n: (torch.as_tensor(tasks[n]).to(dtype) if torch.as_tensor(tasks[n]).is_floating_point()
                 else torch.as_tensor(tasks[n])) for n in ARRAYS}
 
+# %% ../nbs/04_mapreduce.ipynb #5f296f28
+def check_adapts(params:dict, # the shared parameters θ
+                 adapts=None): # names of the parameters the inner steps change (None: all)
+    "Refuse an `adapts` that is not a non-empty collection of the parameters' names."
+    if adapts is None: return
+    if isinstance(adapts, str): raise ValueError(f"adapts is the string {adapts!r}; pass a list of parameter names, e.g. [{adapts!r}]")
+    unknown = [k for k in adapts if k not in params]
+    if unknown: raise ValueError(f"adapts names {unknown}, which are not parameters; valid names: {list(params)}")
+    if not len(adapts): raise ValueError("adapts is empty: no parameter would adapt; leave it out (None) to adapt them all")
+
+def check_inner_lr(lr, # a positive number, or name → tensor shaped like that parameter (Meta-SGD's α)
+                   params:dict, # the shared parameters θ
+                   adapts=None): # the names that adapt (None: all): each needs a rate
+    "Refuse an inner learning rate that is neither a positive number nor one finite tensor per adapted parameter, shaped like it."
+    if not isinstance(lr, dict): return check_lr(lr)
+    names = [k for k in params if adapts is None or k in adapts]
+    missing = [k for k in names if k not in lr]
+    if missing: raise ValueError(f"the per-parameter inner_lr has no rate for {missing}; give a tensor for each of {names}")
+    bad = [k for k in names if not torch.is_tensor(lr[k]) or lr[k].shape != params[k].shape]
+    if bad: raise ValueError(f"the per-parameter inner_lr of {bad[0]!r} has shape {tuple(torch.as_tensor(lr[bad[0]]).shape)}; "
+                             f"it must be a tensor of the parameter's shape {tuple(params[bad[0]].shape)}")
+    nan = [k for k in names if not bool(torch.isfinite(lr[k]).all())]
+    if nan: raise ValueError(f"the per-parameter inner_lr of {nan} is not finite (NaN or inf); the rates diverged: retrain with a lower outer_lr")
+
 # %% ../nbs/04_mapreduce.ipynb #e398f918
 def map_loop(model, # the network, used as a function of `params`
              params:dict, # shared parameters θ (name → tensor)
@@ -91,30 +126,37 @@ def map_loop(model, # the network, used as a function of `params`
              inner_lr:float=0.01, # their learning rate
              loss='mse', # loss name or function(pred, y)
              output:str='adapted', # 'adapted', 'query_grad' or 'meta_grad'
-             safeguard:bool=False): # halve a task's step while its support loss would rise (`safeguard_step`)
+             safeguard:bool=False, # halve a task's step while its support loss would rise (`safeguard_step`)
+             adapts=None): # names of the parameters the inner steps change (default: all; ANIL: the head's)
     "The map as a readable per-task loop: adapt θ to each task with SGD and report per task."
-    _check_map_args(params, batch, inner_steps, inner_lr, output)
+    _check_map_args(params, batch, inner_steps, inner_lr, output, adapts)
     loss_fn = get_loss(loss)
     names = list(params)
+    inner = [k for k in names if adapts is None or k in adapts]  # the parameters the inner steps change
+    lrs = inner if isinstance(inner_lr, dict) and output == 'meta_grad' else []  # per-parameter rates: differentiated too
     outs, losses = [], []
     for t in range(batch['x_support'].shape[0]):
         xs, ys, xq, yq = (batch[n][t] for n in ARRAYS)
         theta = {k: v.detach().requires_grad_() for k, v in params.items()}  # this task's copy of θ
+        lr = {**inner_lr, **{k: inner_lr[k].detach().requires_grad_() for k in lrs}} if lrs else inner_lr
         p = dict(theta)
         for _ in range(inner_steps):
             l = loss_fn(functional_call(model, p, (xs,)), ys)
-            g = torch.autograd.grad(l, [p[k] for k in names], create_graph=(output == 'meta_grad'))
-            new = {k: p[k] - inner_lr*gk for k, gk in zip(names, g)}
-            if safeguard: new = safeguard_step(lambda q: loss_fn(functional_call(model, q, (xs,)), ys), p, dict(zip(names, g)), new, inner_lr, lazy=True)
-            p = new
+            g = dict(zip(inner, torch.autograd.grad(l, [p[k] for k in inner], create_graph=(output == 'meta_grad'))))
+            new = {k: p[k] - _lr_of(lr, k)*g[k] for k in inner}
+            if safeguard: new = safeguard_step(lambda q: loss_fn(functional_call(model, {**p, **q}, (xs,)), ys),
+                                               {k: p[k] for k in inner}, g, new, lr, lazy=True)
+            p = {**p, **new}
             if output != 'meta_grad': p = {k: v.detach().requires_grad_() for k, v in p.items()}
         xe, ye = (xq, yq) if xq.shape[0] > 0 else (xs, ys)
         l = loss_fn(functional_call(model, p, (xe,)), ye)
         if output == 'adapted': outs.append({k: v.detach() for k, v in p.items()})
         elif output == 'query_grad': outs.append(dict(zip(names, torch.autograd.grad(l, [p[k] for k in names]))))
-        else: outs.append(dict(zip(names, torch.autograd.grad(l, [theta[k] for k in names]))))
+        else:
+            gs = torch.autograd.grad(l, [theta[k] for k in names] + [lr[k] for k in lrs], allow_unused=bool(lrs))
+            outs.append({**dict(zip(names, gs)), **{LR_PREFIX + k: _zero_if_none(v, lr[k]) for k, v in zip(lrs, gs[len(names):])}})
         losses.append(l.detach())
-    return MapResult({k: torch.stack([o[k] for o in outs]) for k in names}, torch.stack(losses))
+    return MapResult({k: torch.stack([o[k] for o in outs]) for k in (outs[0] if outs else names)}, torch.stack(losses))
 
 # %% ../nbs/04_mapreduce.ipynb #e0dbe491
 def _task_loss(model, loss):
@@ -123,10 +165,15 @@ def _task_loss(model, loss):
     def loss_at(p, x, y): return loss_fn(functional_call(model, p, (x,)), y)
     return loss_at
 
-def _vmap_step(loss_at, p, xs, ys, inner_lr, safeguard):
+def _vmap_step(loss_at, p, xs, ys, inner_lr, safeguard, adapts=None):
     "One inner SGD step of one task (under `vmap`: of every task), safeguarded if asked (every halving tried at once)."
+    if adapts is not None:  # only the parameters in `adapts` step; the others are constants of their loss
+        rest = {k: v for k, v in p.items() if k not in adapts}
+        new = _vmap_step(lambda q, x, y: loss_at({**rest, **q}, x, y), {k: v for k, v in p.items() if k in adapts},
+                         xs, ys, inner_lr, safeguard)
+        return {k: new[k] if k in new else p[k] for k in p}
     g = grad(loss_at)(p, xs, ys)
-    new = {k: p[k] - inner_lr*g[k] for k in p}
+    new = {k: p[k] - _lr_of(inner_lr, k)*g[k] for k in p}  # (a number, or Meta-SGD's α ⊙ g)
     return safeguard_step(lambda q: loss_at(q, xs, ys), p, g, new, inner_lr) if safeguard else new
 
 def map_vmap(model, # the network, used as a function of `params`
@@ -136,13 +183,16 @@ def map_vmap(model, # the network, used as a function of `params`
              inner_lr:float=0.01, # their learning rate
              loss='mse', # loss name or function(pred, y)
              output:str='adapted', # 'adapted', 'query_grad' or 'meta_grad'
-             safeguard:bool=False): # halve a task's step while its support loss would rise (`safeguard_step`)
+             safeguard:bool=False, # halve a task's step while its support loss would rise (`safeguard_step`)
+             adapts=None): # names of the parameters the inner steps change (default: all; ANIL: the head's)
     "The map batched over tasks with `torch.func.vmap`: same results as `map_loop`, many times faster."
-    _check_map_args(params, batch, inner_steps, inner_lr, output)
+    _check_map_args(params, batch, inner_steps, inner_lr, output, adapts)
     loss_at, use_query = _task_loss(model, loss), batch['x_query'].shape[1] > 0
+    per = isinstance(inner_lr, dict)
+    lr0 = {k: v.detach() for k, v in inner_lr.items() if adapts is None or k in adapts} if per else inner_lr
 
-    def adapt(p, xs, ys):
-        for _ in range(inner_steps): p = _vmap_step(loss_at, p, xs, ys, inner_lr, safeguard)
+    def adapt(p, xs, ys, lr=lr0):
+        for _ in range(inner_steps): p = _vmap_step(loss_at, p, xs, ys, lr, safeguard, adapts)
         return p
 
     def one_task(p, xs, ys, xq, yq):
@@ -152,12 +202,13 @@ def map_vmap(model, # the network, used as a function of `params`
             return a, loss_at(a, xe, ye)
         if output == 'query_grad':
             return grad_and_value(loss_at)(adapt(p, xs, ys), xe, ye)
-        return grad_and_value(lambda p: loss_at(adapt(p, xs, ys), xe, ye))(p)
+        if not per: return grad_and_value(lambda p: loss_at(adapt(p, xs, ys), xe, ye))(p)
+        (gp, ga), l = grad_and_value(lambda p, a: loss_at(adapt(p, xs, ys, a), xe, ye), argnums=(0, 1))(p, lr0)
+        return {**gp, **{LR_PREFIX + k: v for k, v in ga.items()}}, l
 
     theta = {k: v.detach() for k, v in params.items()}
     out, loss = vmap(one_task, in_dims=(None, 0, 0, 0, 0))(theta, *(batch[n] for n in ARRAYS))
     return MapResult(out, loss)
-
 
 # %% ../nbs/04_mapreduce.ipynb #0a432c7a
 MAX_HALVINGS = 20 # the safeguard tries the step size lr·2⁻ʲ for j = 0 … MAX_HALVINGS, then no step
@@ -172,11 +223,13 @@ def _halve_unsettled(loss_of_tasks, p, g, plain, lr, l0, ok, halvings):
     out = {k: (plain[k] if plain[k].dim() == g[k].dim() else plain[k].expand_as(g[k])).clone() for k in p}
     todo = (~ok).nonzero().squeeze(1)
     n, H = len(todo), halvings
-    scale = torch.tensor([lr*0.5**j for j in range(1, H + 1)], dtype=g[next(iter(g))].dtype)  # lr·2⁻ʲ, j = 1 … H
+    if not isinstance(lr, dict): scale = torch.tensor([lr*0.5**j for j in range(1, H + 1)], dtype=g[next(iter(g))].dtype)  # lr·2⁻ʲ, j = 1 … H
     c = {}
     for k in p:  # [H, n, ...]: task i's candidate j is p − lr·2⁻ʲ·g, computed as the one-by-one halving computes it
         pk = p[k][todo] if p[k].dim() == g[k].dim() else p[k].expand_as(g[k][todo])
-        c[k] = pk.unsqueeze(0) - scale.view(H, *[1]*pk.dim())*g[k][todo].unsqueeze(0)
+        if isinstance(lr, dict):  # per-parameter rates (Meta-SGD's α): candidate j is p − (α·2⁻ʲ)·g
+            c[k] = pk.unsqueeze(0) - torch.stack([lr[k]*0.5**j for j in range(1, H + 1)]).unsqueeze(1)*g[k][todo].unsqueeze(0)
+        else: c[k] = pk.unsqueeze(0) - scale.view(H, *[1]*pk.dim())*g[k][todo].unsqueeze(0)
     L = loss_of_tasks({k: v.flatten(0, 1) for k, v in c.items()}, todo.repeat(H)).view(H, n)
     okm = L <= l0[todo].unsqueeze(0)
     first, some = okm.int().argmax(0), okm.any(0)  # the first (largest) step that does not raise the loss
@@ -190,7 +243,7 @@ def safeguard_step(loss_of, # loss_of(params) → support loss: one number per t
                    p:dict, # parameters before the step
                    g:dict, # the support loss's gradient at p
                    plain:dict, # the plain step p − lr·g, as the caller computed it
-                   lr:float, # the step size
+                   lr:float, # the step size (or one tensor per parameter: then each is halved)
                    lazy:bool=False, # stop halving once every task is settled (not possible under vmap)
                    halvings:int=MAX_HALVINGS,
                    loss_of_tasks=None): # loss_of_tasks(params of some tasks [n, ...], their indices [n]) → [n]: halve only for those
@@ -201,11 +254,11 @@ def safeguard_step(loss_of, # loss_of(params) → support loss: one number per t
     if lazy and bool(ok.all()): return plain
     if lazy and loss_of_tasks is not None and ok.dim() == 1 and not torch.is_grad_enabled():
         return _halve_unsettled(loss_of_tasks, p, g, plain, lr, l0, ok, halvings)
-    steps = [lr*0.5**j for j in range(1, halvings + 1)]  # the halved step sizes, largest first
+    steps = [({k: lr[k]*0.5**j for k in p} if isinstance(lr, dict) else lr*0.5**j) for j in range(1, halvings + 1)]  # largest first
     if lazy:  # halve while some task is unsettled; `done` marks tasks that took a step (or the plain one)
         chosen, done = dict(p), ok.clone()
         for s in steps:
-            c = {k: p[k] - s*g[k] for k in p}
+            c = {k: p[k] - _lr_of(s, k)*g[k] for k in p}
             with torch.no_grad(): okj = (loss_of(c) <= l0) & ~done
             chosen = {k: _pick(okj, c[k], chosen[k]) for k in p}
             done = done | okj
@@ -213,7 +266,7 @@ def safeguard_step(loss_of, # loss_of(params) → support loss: one number per t
     else:  # every halving for every task; from the smallest step up, so the largest one that helps wins
         chosen = dict(p)
         for s in reversed(steps):
-            c = {k: p[k] - s*g[k] for k in p}
+            c = {k: p[k] - _lr_of(s, k)*g[k] for k in p}
             with torch.no_grad(): okj = loss_of(c) <= l0
             chosen = {k: _pick(okj, c[k], chosen[k]) for k in p}
     return {k: _pick(ok, plain[k], chosen[k]) for k in p}
@@ -223,28 +276,33 @@ def adapt_steps(model, # the network, used as a function of `params`
                 params:dict, # shared parameters θ: every task starts there
                 xs, ys, # the support sets, [T, K, d_in] and [T, K, d_out]
                 steps=(1,), # hand back the parameters after each of these numbers of inner steps
-                inner_lr:float=0.01, # the inner learning rate
+                inner_lr:float=0.01, # the inner learning rate (or one tensor per parameter, Meta-SGD's α)
                 loss='mse', # loss name or function(pred, y)
-                safeguard:bool=False): # halve a task's step while its support loss would rise (`safeguard_step`)
+                safeguard:bool=False, # halve a task's step while its support loss would rise (`safeguard_step`)
+                adapts=None): # names of the parameters the inner steps change (default: all; ANIL: the head's)
     "Yields `(s, params)` after each of `steps` inner SGD steps on every task: [T, ...] tensors (θ itself at s = 0)."
     if any(int(s) != s or s < 0 for s in steps): raise ValueError(f"steps must be whole numbers >= 0, got {list(steps)}")
-    check_lr(inner_lr)
+    check_adapts(params, adapts); check_inner_lr(inner_lr, params, adapts)
     loss_at = _task_loss(model, loss)
     theta = {k: v.detach() for k, v in params.items()}
+    if isinstance(inner_lr, dict): inner_lr = {k: v.detach() for k, v in inner_lr.items()}
+    inner = [k for k in theta if adapts is None or k in adapts]
+    frozen = {k: v for k, v in theta.items() if k not in inner}  # what the inner steps leave alone (ANIL: the body)
+    def loss_of(q, x, y): return loss_at({**frozen, **q}, x, y) if frozen else loss_at(q, x, y)  # q: adapted ones
     def dims(q): return {k: 0 if q[k].dim() > theta[k].dim() else None for k in q}  # shared θ at first, then per task
-    def support_loss(q): return vmap(loss_at, in_dims=(dims(q), 0, 0))(q, xs, ys)
-    def loss_of_tasks(q, i): return vmap(loss_at)(q, xs[i], ys[i])
-    def plain(q, x, y): return _vmap_step(loss_at, q, x, y, inner_lr, False)  # the map's own step, one task
+    def support_loss(q): return vmap(loss_of, in_dims=(dims(q), 0, 0))(q, xs, ys)
+    def loss_of_tasks(q, i): return vmap(loss_of)(q, xs[i], ys[i])
+    def plain(q, x, y): return _vmap_step(loss_at, q, x, y, inner_lr, False, adapts)  # the map's own step, one task
     p, done = theta, 0
     for s in sorted({int(s) for s in steps}):
         for _ in range(s - done):
             if not safeguard: p = vmap(plain, in_dims=(dims(p), 0, 0))(p, xs, ys); continue
-            g = vmap(grad(loss_at), in_dims=(dims(p), 0, 0))(p, xs, ys)  # safeguarded: outside vmap, so it halves lazily
-            new = {k: p[k] - inner_lr*g[k] for k in p}
-            p = safeguard_step(support_loss, p, g, new, inner_lr, lazy=True, loss_of_tasks=loss_of_tasks)
+            q = {k: p[k] for k in inner}
+            g = vmap(grad(loss_of), in_dims=(dims(q), 0, 0))(q, xs, ys)  # safeguarded: outside vmap, so it halves lazily
+            new = {k: q[k] - _lr_of(inner_lr, k)*g[k] for k in q}
+            p = {**p, **safeguard_step(support_loss, q, g, new, inner_lr, lazy=True, loss_of_tasks=loss_of_tasks)}
         done = s
         yield s, p
-
 
 # %% ../nbs/04_mapreduce.ipynb #6b7c2d7e
 def reduce_mean(out:dict):

@@ -46,7 +46,7 @@ def task_bytes(family, shots, queries):
     return 3*sum(a.nbytes for a in probe.arrays.values())
 
 # %% ../nbs/07b_runs.ipynb #52c17648
-ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}, 'cnp': dict(inner_steps=0)}
+ALGO_DEFAULTS = {'reptile': dict(inner_steps=5), 'fomaml': {}, 'maml': {}, 'anil': {}, 'metasgd': {}, 'cnp': dict(inner_steps=0)}
 ALGO_DEFAULTS.update(acnp=dict(inner_steps=0), protonet=dict(inner_steps=0))  # the attentive CNP, ProtoNets: no inner loop
 BASE_DEFAULTS = dict(inner_steps=1, outer_opt='adam', outer_lr=1e-3)
 
@@ -98,7 +98,8 @@ def _check_training_memory(o, source, d_in, d_out, size, fail):
                  "use smaller --widths (or --hidden), or a smaller --meta-batch", fail)
 
 # %% ../nbs/07b_runs.ipynb #42f60c0b
-_NEEDS_QUERIES = {'maml': 'takes the gradient of the query loss', 'fomaml': 'takes the gradient of the query loss'}
+_NEEDS_QUERIES = {'maml': 'takes the gradient of the query loss', 'fomaml': 'takes the gradient of the query loss',
+                  'anil': 'takes the gradient of the query loss', 'metasgd': 'takes the gradient of the query loss'}
 # (reptile adapts on the support set alone; the other learners say it themselves: their class's `needs_queries`)
 
 def _needs_queries(algo:str) -> str:
