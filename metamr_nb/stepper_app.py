@@ -179,11 +179,12 @@ def step(self:MapReduceStepper, _=None, draw=True, compare=True):
         return self.reduce(draw=draw)
 
 @patch
-def run(self:MapReduceStepper, n:int): # meta-iterations
-    "`n` meta-iterations as Play takes them, but without drawing (one draw at the end); the meta-loss of each."
+def run(self:MapReduceStepper, n:int, # meta-iterations
+        draw:bool=True): # draw once at the end
+    "`n` meta-iterations as Play takes them, but without drawing in between; the meta-loss of each."
     with self._lock:
         for _ in range(n): self.step(draw=False, compare=False)
-        self.draw()
+        if draw: self.draw()
     return [h[0] for h in self.history[-n:]]
 
 # %% ../nbs/09c_stepper_app.ipynb #2209c717
@@ -195,16 +196,17 @@ def _play(self:MapReduceStepper, change):
 
 @patch
 def _player(self:MapReduceStepper):
-    t0, n0, drawn, took = time.perf_counter(), self.iteration, time.perf_counter(), 0.0
+    t0, n0 = time.perf_counter(), self.iteration
+    drawn = t0
     try:
         for _ in range(self.play_steps):
             if not self.play_btn.value: break
             self.step(draw=False, compare=False)
             now = time.perf_counter()
             self.rate = (self.iteration - n0)/(now - t0)
-            if now - drawn >= max(1/self.fps, 2*took):
+            if now - drawn >= max(1/self.fps, 2*self.draw_s):  # `draw_s`: how long the last drawing took
                 self.draw()
-                drawn = time.perf_counter(); took = drawn - now
+                drawn = time.perf_counter()
     finally:
         self.play_btn.value = False
         self.draw()
@@ -228,7 +230,9 @@ def _labels(self:MapReduceStepper, *_):
 def draw(self:MapReduceStepper):
     "Redraw the figure and the labels."
     with self._lock:
+        t0 = time.perf_counter()
         self.plot.value = png(self.figure())
+        self.draw_s = time.perf_counter() - t0
         self._labels()  # after the figure: the lines and the picture always agree
 
 @patch
