@@ -71,3 +71,100 @@ def test_shape_things_to_try_read_well(shapes, name):
     s = shapes.score.value
     assert s and not re.search(r'nan|inf|e\+', s, re.I), s
     assert re.search(r'\d+(\.\d+)?\s?%', s), s
+
+
+# ---- the lessons' checks, out of the students' sight -------------------------------------------------------------
+# (what were hidden cells of nbs/tutorials/sinusoid_adaptation.ipynb and mapreduce_steps.ipynb: the lessons show prose,
+# figures and widgets; what their prose promises is checked here, headless, with the same library code they call)
+
+def test_sinusoid_lesson_numbers_hold():
+    "Lesson 1, 'The numbers': one step from each meta-learned start beats both baselines on 100 held-out tasks."
+    import torch
+    from metamr_nb.inference import evaluate
+    from metamr_nb.models import MLP
+    from metamr_nb.registry import make_learner
+    from metamr_nb.signals import Sinusoid
+    from metamr_nb.viz import load_asset
+    torch.set_num_threads(1)
+    learners = {a: load_asset(f'sinusoid_{a}') for a in ('maml', 'fomaml', 'reptile', 'pretrained')}
+    torch.manual_seed(0)
+    learners['random'] = make_learner('maml', MLP())
+    held_out = Sinusoid.maml().sample(100, 10, 50, seed=2026)
+    res = {name: evaluate(l, held_out, steps=(1, 10), lr=0.01) for name, l in learners.items()}
+    assert res['maml'][1]['loss'] < res['pretrained'][1]['loss'] < res['random'][1]['loss'], res
+    for a in ('maml', 'fomaml', 'reptile'):  # "a wide margin": well under the better baseline after ten steps
+        assert res[a][10]['loss'] < 0.6*res['pretrained'][10]['loss'], (a, res[a][10], res['pretrained'][10])
+
+
+def test_sinusoid_clicks_change_the_fit(app):
+    "Lesson 1's gesture, headless: a point placed far off the wave changes every start's fit; removing it restores it."
+    with app.hold():
+        for k, v in dict(steps=10, shots=10, noise=0.0, lr=0.01, safeguard=False, amplitude=3.5, phase=1.0).items():
+            getattr(app, k).value = v
+    s0, mse0 = app.score.value, {k: r['mse'][-1] for k, r in app.result.items()}
+    app.add_point(0.0, 5.5)
+    assert app.points.value.startswith('support: 11 points, placed by hand'), app.points.value
+    assert app.score.value != s0 and all(app.result[k]['mse'][-1] != m for k, m in mse0.items())
+    c, r = app.pixel(0.0, 5.5, panel=2)
+    for t in ('mousedown', 'mouseup'): app._mouse({'type': t, 'arrayX': c, 'arrayY': r})
+    assert app.points.value.startswith('support: 10 points'), app.points.value
+    assert all(abs(app.result[k]['mse'][-1] - m) < 1e-6*max(1, m) for k, m in mse0.items())
+
+
+@pytest.mark.parametrize('output', ['adapted', 'meta_grad'])
+def test_lesson2_the_three_executions_agree(output):
+    "Lesson 2, 'The loop and the batch compute the same thing': the same update from loop, vmap and batched maps."
+    import torch
+    from metamr_nb.batched import map_batched
+    from metamr_nb.learners import MAML, Reptile
+    from metamr_nb.mapreduce import as_batch, map_loop, map_vmap
+    from metamr_nb.models import MLP
+    from metamr_nb.signals import Sinusoid
+    torch.manual_seed(0)
+    l = (Reptile if output == 'adapted' else MAML)(MLP(), inner_steps=5 if output == 'adapted' else 1, inner_lr=0.01)
+    b = as_batch(Sinusoid.maml().sample(tasks=25, shots=10, queries=10, seed=2))
+    outs = [f(l.model, l.params, b, inner_steps=l.inner_steps, inner_lr=0.01, output=output) for f in (map_loop, map_vmap, map_batched)]
+    ref = l.direction(outs[0])
+    for r in outs[1:]:
+        d = l.direction(r)
+        assert max((d[k] - ref[k]).abs().max().item() for k in d) < 1e-5
+
+
+@pytest.fixture(scope='module')
+def stepper():
+    import torch
+    from metamr_nb.stepper_app import MapReduceStepper
+    torch.set_num_threads(1)
+    s = MapReduceStepper()
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize('algo', ['reptile', 'maml'])
+def test_lesson2_play_lowers_the_meta_loss_within_its_steps(stepper, algo):
+    "Lesson 2 promises the meta-loss falls within Play's meta-iterations (the page prints the measured numbers)."
+    stepper.algo.value = algo  # a reset with the algorithm's slider starts
+    h = stepper.run(stepper.play_steps)
+    first, last = sum(h[:10])/10, sum(h[-10:])/10
+    assert last < 0.8*first, (algo, first, last)  # a drop the loss panel shows plainly, not noise
+
+
+def test_lesson2_sliders_redraw_at_once(stepper):
+    "A slider moved with a map pending redoes the map and redraws, without a Step."
+    stepper.algo.value = 'reptile'
+    stepper.map()
+    img, res, it = stepper.plot.value, stepper.res, stepper.iteration
+    stepper.inner_steps.value = 2
+    assert stepper.res is not res and stepper.plot.value != img and stepper.iteration == it and stepper.phase == 'reduce'
+    img = stepper.plot.value
+    stepper.outer_lr.value = 0.1  # the preview star moves
+    assert stepper.plot.value != img and stepper.iteration == it
+
+
+def test_compare_page_results_are_complete():
+    "The comparison page (nbs/tutorials/compare.ipynb) reads six runs: two setups × MAML, Reptile, CNP, all finite."
+    import numpy as np
+    from metamr_nb.compare import load_compare
+    res = load_compare()
+    assert set(res['runs']) == {f'{s}/{l}' for s in ('sinusoid', 'inside') for l in ('maml', 'reptile', 'cnp')}, sorted(res['runs'])
+    assert all(np.isfinite(r['eval']['0']['loss']) for r in res['runs'].values())
