@@ -197,23 +197,24 @@ def _back_in(d, W):
     if W.dim() == 2: return torch.mm(d.flatten(0, 1), W).view(d.shape[0], d.shape[1], -1)
     return torch.bmm(d, W)
 
-def _pass(p, names, x, y, loss):
+def _pass(p, names, x, y, loss, value=True):
     "Forward and backward of every task at `p` (shared or per-task tensors): each layer's input and output gradient, the loss [T]."
     hs, h = [x], x
     for i, (w, b) in enumerate(names):
         h = _lin(h, p[w], p[b])
         if i < len(names) - 1: h = h.relu(); hs.append(h)
-    l, d = _loss_and_dout(h, y, loss, value=True)
+    l, d = _loss_and_dout(h, y, loss, value)
     ds = [None]*len(names)
     for i in range(len(names) - 1, -1, -1):
         ds[i] = d
         if i > 0: d = torch.ops.aten.threshold_backward(_back_in(d, p[names[i][0]]), hs[i], 0.)
     return hs, ds, l
 
-def _mean_grad(d, inp):
-    "The mean over tasks of the weight gradient dᵀ·inp and of the bias gradient, each as one flat product (the reduce folded in)."
-    T = d.shape[0]
-    return torch.mm(d.flatten(0, 1).t(), inp.flatten(0, 1)).div_(T), d.sum((0, 1)).div_(T)
+def _mean_grad(d, inp, scale=1.):
+    "`scale` × the mean over tasks of the weight gradient dᵀ·inp and of the bias gradient: one flat product each (the reduce folded in)."
+    c, d2 = scale/d.shape[0], d.flatten(0, 1)
+    zero = d2.new_zeros(())  # (beta=0: addmm only scales the product, in the same call)
+    return torch.addmm(zero, d2.t(), inp.flatten(0, 1), beta=0, alpha=c), torch.addmv(zero, d2.t(), d2.new_ones(d2.shape[0]), beta=0, alpha=c)
 
 # %% ../nbs/04b_batched.ipynb #ed915fe6
 def _per_task_step(p, names, hs, ds, lr):
@@ -245,9 +246,8 @@ def _hvp_reduced(p, names, hs, ds, v, N, reduce):
     for i in range(len(names) - 1, -1, -1):  # R-backward
         (w, b), inp, rinp, d = names[i], hs[i], rhs[i], ds[i]
         if reduce:  # only the mean over tasks is wanted: flat products over every task's points
-            hv[w] = torch.mm(rd.flatten(0, 1).t(), inp.flatten(0, 1))
-            if rinp is not None: hv[w] = hv[w].addmm_(d.flatten(0, 1).t(), rinp.flatten(0, 1))
-            hv[w], hv[b] = hv[w].div_(T), rd.sum((0, 1)).div_(T)
+            hv[w], hv[b] = _mean_grad(rd, inp)
+            if rinp is not None: hv[w] = hv[w].addmm_(d.flatten(0, 1).t(), rinp.flatten(0, 1), alpha=1/T)
         else:
             hv[w] = torch.bmm(rd.transpose(1, 2), inp)
             if rinp is not None: hv[w] = hv[w].baddbmm_(d.transpose(1, 2), rinp)
@@ -275,13 +275,12 @@ def fused_direction(model, # an `MLP` with ReLU
     with torch.no_grad():
         p, path = theta, []
         for s in range(inner_steps):
-            hs, ds, _ = _pass(p, names, xs, ys, loss)
+            hs, ds, _ = _pass(p, names, xs, ys, loss, value=False)
             if algo == 'reptile' and s == inner_steps - 1:  # the last step: its mean gradient and the query loss, no per-task copies
                 l = _loss_and_dout(_adapted_forward(p, names, hs, ds, xe, inner_lr), ye, loss)[0]
                 out = {}
-                for (w, b), inp, d in zip(names, hs, ds):
-                    gw, gb = _mean_grad(d, inp)
-                    out[w], out[b] = ((theta[w] - p[w]).mean(0) + inner_lr*gw, (theta[b] - p[b]).mean(0) + inner_lr*gb) if s else (inner_lr*gw, inner_lr*gb)
+                for (w, b), inp, d in zip(names, hs, ds): out[w], out[b] = _mean_grad(d, inp, inner_lr)
+                if s: out = {k: out[k].add_((theta[k] - p[k]).mean(0)) for k in out}  # the earlier steps' part of θ − adapted
                 return out, l
             path.append((p, hs, ds))
             p = _per_task_step(p, names, hs, ds, inner_lr)
@@ -297,7 +296,8 @@ def fused_direction(model, # an `MLP` with ReLU
         for s in range(len(path) - 1, -1, -1):  # (I − lr·H) applied right to left; at θ itself only the mean is needed
             pi, hs, ds = path[s]
             hv = _hvp_reduced(pi, names, hs, ds, v, xs.shape[1], reduce=s == 0)
-            v = {k: (v[k].mean(0) if s == 0 else v[k]) - inner_lr*hv[k] for k in v}
+            keys = list(v)
+            v = dict(zip(keys, torch._foreach_add([v[k].mean(0) if s == 0 else v[k] for k in keys], [hv[k] for k in keys], alpha=-inner_lr)))
         return v, l
 
 # %% ../nbs/04b_batched.ipynb #50df6d3d
