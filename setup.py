@@ -11,6 +11,7 @@ statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Produ
 lic = licenses[cfg['license'].lower()]
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+bench_requirements = shlex.split(cfg.get('bench_requirements', ''))  # JAX, for the benchmark's side-by-side columns only
 min_python = cfg['min_python']
 console_scripts = cfg.get('console_scripts', '').split()
 
@@ -27,7 +28,7 @@ setuptools.setup(
     include_package_data = True,
     package_data = {cfg['lib_path']: ['assets/*']},  # the lessons' shipped checkpoints (scripts/make_assets.py)
     install_requires = requirements,
-    extras_require = {'dev': dev_requirements},
+    extras_require = {'dev': dev_requirements, 'bench': bench_requirements},
     python_requires = '>=' + min_python,
     long_description = open('README.md', encoding='utf-8').read(),
     long_description_content_type = 'text/markdown',

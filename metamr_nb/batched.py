@@ -10,7 +10,8 @@ from .models import MLP
 from .mapreduce import MapResult, _check_map_args, map_loop, map_vmap, per_task_loss, safeguard_step
 
 # %% auto #0
-__all__ = ['MAPS', 'closed_form_layers', 'loss_grad_batched', 'loss_hvp_batched', 'map_batched', 'get_map']
+__all__ = ['FUSED_ALGOS', 'MAPS', 'closed_form_layers', 'loss_grad_batched', 'loss_hvp_batched', 'map_batched', 'fused_direction',
+           'get_map']
 
 # %% ../nbs/04b_batched.ipynb #cb4c5bd6
 def _loss_and_dout(h, y, loss:str, value:bool=True):
@@ -184,6 +185,120 @@ def map_batched(model, # a network with `forward_batched(params [T, ...], x [T, 
             return MapResult({k: v.detach() for k, v in g.items()}, ql.detach())
         ql = per_task(model.forward_batched(p, xe), ye)
         return MapResult(dict(zip(names, torch.autograd.grad(ql.sum(), [p0[k] for k in names]))), ql.detach())
+
+# %% ../nbs/04b_batched.ipynb #9aa170a6
+def _lin(h, W, b):
+    "A linear layer on [T, N, i] inputs: one flat product when `W` is shared ([o, i]), a batched one when per task ([T, o, i])."
+    if W.dim() == 2: return torch.addmm(b, h.flatten(0, 1), W.t()).view(h.shape[0], h.shape[1], -1)
+    return torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))
+
+def _back_in(d, W):
+    "The gradient with respect to a layer's input, d·W: flat when `W` is shared."
+    if W.dim() == 2: return torch.mm(d.flatten(0, 1), W).view(d.shape[0], d.shape[1], -1)
+    return torch.bmm(d, W)
+
+def _pass(p, names, x, y, loss, value=True):
+    "Forward and backward of every task at `p` (shared or per-task tensors): each layer's input and output gradient, the loss [T]."
+    hs, h = [x], x
+    for i, (w, b) in enumerate(names):
+        h = _lin(h, p[w], p[b])
+        if i < len(names) - 1: h = h.relu(); hs.append(h)
+    l, d = _loss_and_dout(h, y, loss, value)
+    ds = [None]*len(names)
+    for i in range(len(names) - 1, -1, -1):
+        ds[i] = d
+        if i > 0: d = torch.ops.aten.threshold_backward(_back_in(d, p[names[i][0]]), hs[i], 0.)
+    return hs, ds, l
+
+def _mean_grad(d, inp, scale=1.):
+    "`scale` × the mean over tasks of the weight gradient dᵀ·inp and of the bias gradient: one flat product each (the reduce folded in)."
+    c, d2 = scale/d.shape[0], d.flatten(0, 1)
+    zero = d2.new_zeros(())  # (beta=0: addmm only scales the product, in the same call)
+    return torch.addmm(zero, d2.t(), inp.flatten(0, 1), beta=0, alpha=c), torch.addmv(zero, d2.t(), d2.new_ones(d2.shape[0]), beta=0, alpha=c)
+
+# %% ../nbs/04b_batched.ipynb #ed915fe6
+def _per_task_step(p, names, hs, ds, lr):
+    "Every task's parameters after one SGD step: p − lr·(per-task gradients), a [T, ...] tensor per parameter."
+    out = {}
+    for (w, b), inp, d in zip(names, hs, ds):
+        out[w] = torch.baddbmm(p[w].unsqueeze(0) if p[w].dim() == 2 else p[w], d.transpose(1, 2), inp, alpha=-lr)
+        out[b] = torch.sub(p[b], d.sum(1), alpha=lr)
+    return out
+
+def _adapted_forward(p, names, hs, ds, x, lr):
+    "Outputs at `x` of the parameters one SGD step past `p`, without forming them: a layer's step is low rank, −lr·dᵀ·[inp, 1]."
+    h, T = x, x.shape[0]
+    one = torch.ones((), dtype=x.dtype).expand(T, x.shape[1], hs[0].shape[1])
+    for i, ((w, b), inp, d) in enumerate(zip(names, hs, ds)):
+        z = torch.baddbmm(_lin(h, p[w], p[b]), torch.baddbmm(one, h, inp.transpose(1, 2)), d, alpha=-lr)
+        h = z.relu() if i < len(names) - 1 else z
+    return h
+
+# %% ../nbs/04b_batched.ipynb #99a30ada
+def _hvp_reduced(p, names, hs, ds, v, N, reduce):
+    "Hessian of the mean-squared support loss at `p` times every task's `v` (closed form, R-operator); its mean over tasks if `reduce`."
+    rhs, rh = [None], None
+    for i, (w, b) in enumerate(names):  # R-forward
+        rz = torch.baddbmm(v[b].unsqueeze(1), hs[i], v[w].transpose(1, 2))
+        if rh is not None: rz = rz + _back_in(rh, p[w].transpose(-1, -2))
+        if i < len(names) - 1: rh = torch.ops.aten.threshold_backward(rz, hs[i + 1], 0.); rhs.append(rh)
+    rd, hv, T = rz*(2./(N*rz.shape[2])), {}, rz.shape[0]
+    for i in range(len(names) - 1, -1, -1):  # R-backward
+        (w, b), inp, rinp, d = names[i], hs[i], rhs[i], ds[i]
+        if reduce:  # only the mean over tasks is wanted: flat products over every task's points
+            hv[w], hv[b] = _mean_grad(rd, inp)
+            if rinp is not None: hv[w] = hv[w].addmm_(d.flatten(0, 1).t(), rinp.flatten(0, 1), alpha=1/T)
+        else:
+            hv[w] = torch.bmm(rd.transpose(1, 2), inp)
+            if rinp is not None: hv[w] = hv[w].baddbmm_(d.transpose(1, 2), rinp)
+            hv[b] = rd.sum(1)
+        if i > 0: rd = torch.ops.aten.threshold_backward(torch.baddbmm(_back_in(rd, p[w]), d, v[w]), inp, 0.)
+    return hv
+
+# %% ../nbs/04b_batched.ipynb #e99510bd
+FUSED_ALGOS = ('reptile', 'fomaml', 'maml')
+
+def fused_direction(model, # an `MLP` with ReLU
+                    params:dict, # shared parameters θ
+                    batch:dict, # `as_batch(taskset)`, with query points
+                    algo:str, # 'reptile', 'fomaml' or 'maml'
+                    inner_steps:int=1, inner_lr:float=0.01,
+                    loss:str='mse'): # only the mean squared error is covered
+    "The reduce's result — the mean over tasks of the learner's direction — and the query losses [T], with the reduce folded into the products."
+    layers = closed_form_layers(model, loss)
+    if algo not in FUSED_ALGOS or layers is None or loss != 'mse' or model.config['activation'] != 'relu':
+        raise ValueError(f"the fused meta-step covers {FUSED_ALGOS} on a ReLU MLP with loss 'mse', not {algo!r}, "
+                         f"{type(model).__name__}, {loss!r}; use the learner's own meta_step")
+    names = [(f'net.{n}.weight', f'net.{n}.bias') for n in layers]
+    xs, ys, xe, ye = batch['x_support'], batch['y_support'], batch['x_query'], batch['y_query']
+    theta = {k: v.detach() for k, v in params.items()}
+    with torch.no_grad():
+        p, path = theta, []
+        for s in range(inner_steps):
+            hs, ds, _ = _pass(p, names, xs, ys, loss, value=False)
+            if algo == 'reptile' and s == inner_steps - 1:  # the last step: its mean gradient and the query loss, no per-task copies
+                l = _loss_and_dout(_adapted_forward(p, names, hs, ds, xe, inner_lr), ye, loss)[0]
+                out = {}
+                for (w, b), inp, d in zip(names, hs, ds): out[w], out[b] = _mean_grad(d, inp, inner_lr)
+                if s: out = {k: out[k].add_((theta[k] - p[k]).mean(0)) for k in out}  # the earlier steps' part of θ − adapted
+                return out, l
+            path.append((p, hs, ds))
+            p = _per_task_step(p, names, hs, ds, inner_lr)
+        if algo == 'reptile':  # no inner step: nothing moves
+            return {k: torch.zeros_like(v) for k, v in theta.items()}, _pass(p, names, xe, ye, loss)[2]
+        hq, dq, l = _pass(p, names, xe, ye, loss)
+        if algo == 'fomaml' or not path:
+            out = {}
+            for (w, b), inp, d in zip(names, hq, dq): out[w], out[b] = _mean_grad(d, inp)
+            return out, l
+        v = {}
+        for (w, b), inp, d in zip(names, hq, dq): v[w], v[b] = torch.bmm(d.transpose(1, 2), inp), d.sum(1)
+        for s in range(len(path) - 1, -1, -1):  # (I − lr·H) applied right to left; at θ itself only the mean is needed
+            pi, hs, ds = path[s]
+            hv = _hvp_reduced(pi, names, hs, ds, v, xs.shape[1], reduce=s == 0)
+            keys = list(v)
+            v = dict(zip(keys, torch._foreach_add([v[k].mean(0) if s == 0 else v[k] for k in keys], [hv[k] for k in keys], alpha=-inner_lr)))
+        return v, l
 
 # %% ../nbs/04b_batched.ipynb #50df6d3d
 MAPS = {'vmap': map_vmap, 'loop': map_loop, 'batched': map_batched}

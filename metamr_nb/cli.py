@@ -260,6 +260,7 @@ def train_parser():
       "training itself is unchanged")
     a('--threads', type=int, default=1, metavar='N', help='torch threads (default: 1; more is slower for small models)')
     a('--quiet', action='store_true', help='no progress bar')
+    a('--device', default='cpu', metavar='DEV', help='where to train: cpu or cuda (cuda:N); the network and every meta-batch go there (default: cpu)')
     a('--nproc', type=int, default=1, metavar='N', help='processes (torchrun ranks) to spread each meta-batch over (default: 1)')
     a('--port', type=int, default=None, metavar='P', help='with --nproc: rendezvous port on 127.0.0.1 (default: a free one)')
     a('--max-restarts', type=int, default=0, metavar='R', help='with --nproc: restart the ranks from the last checkpoint up to R times after a failure')
@@ -287,19 +288,19 @@ def resolve_train_options(argv:list, # `metamr_train`'s arguments (already a lis
     if args.resume if resume is None else resume:
         if extra: fail(f"unrecognized argument(s) {' '.join(extra)}")
         # only these come from the new command; anything else given would be silently ignored, so refuse it
-        free = {'out', 'resume', 'steps', 'quiet', 'threads', 'nproc', 'port', 'max_restarts', 'fallback'}
+        free = {'out', 'resume', 'steps', 'quiet', 'threads', 'nproc', 'port', 'max_restarts', 'fallback', 'device'}
         # (a restarted distributed rank resumes with its original command line, which matches the stored settings)
         # (what was typed counts, not what differs from the default: a typed default is ignored just the same)
         given = sorted(_given(p, argv) - free) if args.resume else []
         if given: fail(f"--{given[0].replace('_', '-')} does not apply with --resume: the run continues with the settings "
-                       f"stored in {out/'config.json'}; only --steps, --quiet, --threads, --nproc, --port, --max-restarts and --fallback are read")
+                       f"stored in {out/'config.json'}; only --steps, --quiet, --threads, --device, --nproc, --port, --max-restarts and --fallback are read")
         o, family = resumed_options(args.out, fail, steps=args.steps, quiet=args.quiet, threads=args.threads, nproc=args.nproc,
                                     fallback=args.fallback)
         o['out'] = args.out
     else:  # (a folder that already holds a run is refused by train_main once it holds the folder's lock)
         o = new_options({k: getattr(args, k) for k in _TRAIN_COMMON})
-        family = None if args.data else family_from_args(args, extra, fail, _TRAIN_COMMON)
-        if args.data and family_given(args, _TRAIN_COMMON): fail("family options do not apply with --data (the task set is fixed)")
+        family = None if args.data else family_from_args(args, extra, fail, _TRAIN_COMMON + ('device',))  # (not stored: where, not what)
+        if args.data and family_given(args, _TRAIN_COMMON + ('device',)): fail("family options do not apply with --data (the task set is fixed)")
         fixed = sorted(_given(p, argv) & {'family', 'shots', 'queries'}) if args.data else []
         if fixed: fail(f"--{fixed[0]} does not apply with --data: the task set fixes the tasks and their numbers of support "
                        f"and query points; drop --{fixed[0]}, or sample another set with metamr_data")
@@ -316,6 +317,10 @@ def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     from metamr_nb.distributed import in_torchrun
     if in_torchrun(): return _train_rank(argv)  # one rank of a job that torchrun started (torchrun --no-python metamr_train ...)
     o, family, fail, args, p = resolve_train_options(argv)
+    from metamr_nb.training import check_device
+    try: check_device(args.device)
+    except ValueError as e: fail(f'--device: {e}')
+    if args.device != 'cpu' and o['nproc'] > 1: fail('--device cuda trains in one process; drop --nproc (or use --device cpu)')
     out = Path(args.out)
     if out.exists() and not out.is_dir(): fail(f"--out {out} is a file; a run needs a folder: choose another --out")
     lock = RunLock(out)
@@ -347,6 +352,7 @@ def _train_locked(o, family, fail, args, p, argv, out):
         if rc != 0: print(f"{p.prog}: the job failed (exit code {rc}); {last_checkpoint(out)}", file=sys.stderr, flush=True)
         return sys.exit(rc)
     trainer = build_training(o, fail, family, typed=typed)
+    if args.device != 'cpu': trainer.to(args.device)
     if args.resume:
         try: trainer.set_state(ck)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:  # incomplete, or another model's
@@ -357,6 +363,7 @@ def _train_locked(o, family, fail, args, p, argv, out):
     except TrainingDiverged as e: p.exit(1, f'{p.prog}: {e}\n')
     except OSError as e: p.exit(1, f'{p.prog}: error: {write_failed(e, out)}\n')
     dt = time.perf_counter() - t0
+    if args.device != 'cpu': trainer.to('cpu')  # (the evaluation's results are numpy arrays)
     val = adapted_query_loss(trainer.learner, trainer.val, safeguard=trainer.safeguard)  # not logged: the trainer logs its own
     print(f"trained {o['algo']} steps {start}->{trainer.step} in {dt:.1f} s ({(trainer.step - start)/max(dt, 1e-9):.0f} steps/s); "
           f"validation query loss after {trainer.learner.inner_steps} inner step(s): {val:.4f}; run: {out}")
@@ -518,33 +525,47 @@ def eval_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
 
 # %% ../nbs/10_cli.ipynb #198ac550
 def bench_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
-    "`metamr_bench`: the meta-training throughput benchmark."
+    "`metamr_bench`: the meta-training throughput benchmark, executions interleaved, medians and spread."
     import json
-    p = argparse.ArgumentParser(prog='metamr_bench', description='Meta-training tasks/s: tutorial per-task loop vs the batched map, '
-                                'with ratios and the FLOP ceiling, measured in one run.')
-    p.add_argument('--json', action='store_true', help='print the rows as JSON')
-    p.add_argument('--quick', action='store_true', help='a small grid (meta-batch 4 and 32, 1 inner step) for a smoke test')
+    p = argparse.ArgumentParser(prog='metamr_bench', description='Meta-training tasks per CPU-second: the tutorial per-task loop, the '
+                                'batched maps, the fused meta-step and JAX jit(vmap), interleaved in one run on one pinned thread; '
+                                'medians with interquartile ranges and paired ratios.')
+    p.add_argument('--json', action='store_true', help='print the result (rows and provenance) as JSON')
+    p.add_argument('--out', metavar='FILE', help='also save the result, with its provenance, as JSON in FILE')
+    p.add_argument('--quick', action='store_true', help='a small grid (meta-batch 4 and 32, 1 inner step, 3 samples) for a smoke test')
     p.add_argument('--algos', default='reptile,fomaml,maml', help='algorithms (default: reptile,fomaml,maml)')
-    p.add_argument('--meta-batches', default='4,32,256,1024', help='meta-batch sizes (default: 4,32,256,1024)')
+    p.add_argument('--meta-batches', default='4,32,256', help='meta-batch sizes (default: 4,32,256)')
     p.add_argument('--inner-steps', default='1,5', help='inner step counts (default: 1,5)')
-    p.add_argument('--budget', type=float, default=0.3, help='seconds of repetitions per measurement (default: 0.3)')
+    p.add_argument('--widths', default='40', help='hidden widths of the 1-w-w-1 MLP (default: 40)')
+    p.add_argument('--executions', default='loop,vmap,batched,fused,jax', help='what to time (default: all of loop,vmap,batched,fused,jax; '
+                   "jax needs pip install -e '.[bench]')")
+    p.add_argument('--reps', type=int, default=7, help='interleaved samples per execution (default: 7)')
+    p.add_argument('--sample', type=float, default=0.05, help='CPU seconds one sample lasts at least (default: 0.05)')
+    p.add_argument('--protocol', action='store_true', help='also time the MAML protocol end to end (ms per meta-step)')
     args = p.parse_args(sys.argv[1:] if argv is None else [str(a) for a in argv])
-    from metamr_nb.bench import benchmark, format_bench
+    from metamr_nb.bench import EXECUTIONS, bench_json, benchmark, format_bench, protocol_rates, save_bench
     fail = _fail_for(p)
-    algos = [a for a in args.algos.split(',') if a]
+    algos, ex = [a for a in args.algos.split(',') if a], [e for e in args.executions.split(',') if e]
     own = [a for a in algos if getattr(LEARNERS.get(a), 'network', None)]  # cnp, acnp, protonet: no inner loop
     if own: fail(f"{own[0]} builds {LEARNERS[own[0]].network}: it has no map over tasks to time against a per-task loop; benchmark reptile, fomaml or maml")
     if {'anil', 'metasgd'} & set(algos): fail("anil and metasgd are not in the benchmark yet (its per-task baseline and batched map "
                                               "cover reptile, fomaml and maml); benchmark those")
-    bad = [a for a in algos if a not in LEARNERS]
+    bad = [a for a in algos if a not in ('reptile', 'fomaml', 'maml')]
     if bad or not algos:
         fail(f"{'unknown algorithm ' + repr(bad[0]) if bad else '--algos names no algorithm'}; valid: reptile, fomaml, maml")
-    if not args.budget > 0: fail(f"--budget is {args.budget}; it must be a positive number of seconds")
+    bad = [e for e in ex if e not in EXECUTIONS]
+    if bad or not ex: fail(f"{'unknown execution ' + repr(bad[0]) if bad else '--executions names none'}; valid: {','.join(EXECUTIONS)}")
+    if not args.sample > 0: fail(f"--sample is {args.sample}; it must be a positive number of seconds")
+    if args.reps < 1: fail(f"--reps is {args.reps}; take at least 1 sample (3 or more give a spread)")
     try:
         mb = [4, 32] if args.quick else [int(v) for v in args.meta_batches.split(',')]
         st = [1] if args.quick else [int(v) for v in args.inner_steps.split(',')]
-    except ValueError: fail("--meta-batches and --inner-steps take whole numbers like 4,32")
+        ws = [int(v) for v in args.widths.split(',')]
+    except ValueError: fail("--meta-batches, --inner-steps and --widths take whole numbers like 4,32")
     if not mb or min(mb) < 1: fail(f"--meta-batches is {args.meta_batches}; every meta-batch must hold at least 1 task")
     if not st or min(st) < 1: fail(f"--inner-steps is {args.inner_steps}; every inner step count must be at least 1 (a task-step is what is timed)")
-    rows = benchmark(algos, mb, st, budget=0.05 if args.quick else args.budget)
-    print(json.dumps(rows, indent=1) if args.json else format_bench(rows))
+    if not ws or min(ws) < 1: fail(f"--widths is {args.widths}; every hidden width must be at least 1")
+    rows = benchmark(algos, mb, st, ws, ex, reps=3 if args.quick else args.reps, sample=0.01 if args.quick else args.sample)
+    if args.protocol: rows.meta['protocol'] = protocol_rates(5 if args.quick else 50, 3 if args.quick else args.reps)
+    if args.out: save_bench(rows, args.out)
+    print(json.dumps(bench_json(rows), indent=1) if args.json else format_bench(rows))

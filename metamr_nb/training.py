@@ -12,12 +12,14 @@ from fastcore.basics import patch
 from . import __version__
 from .tasks import TaskSet, write_atomic, clean_stale_tmp
 from .mapreduce import as_batch
-from .learners import Learner
+from .learners import GRADIENT_LEARNERS, Learner
+from .batched import fused_direction
 
 # %% auto #0
 __all__ = ['ARITHMETIC_ENV', 'RESUME_FREE', 'Callback', 'Recorder', 'TrainingDiverged', 'adapted_query_loss', 'CheckpointError',
            'state_digest', 'previous_checkpoint', 'save_checkpoint', 'load_checkpoint', 'fall_back', 'start_from',
-           'zero_head', 'Trainer', 'RunLocked', 'RunLock', 'provenance', 'config_differences']
+           'zero_head', 'check_fused', 'fused_meta_step', 'Trainer', 'check_device', 'RunLocked', 'RunLock',
+           'provenance', 'config_differences']
 
 # %% ../nbs/06_training.ipynb #4fb2ecb2
 class Callback:
@@ -173,6 +175,25 @@ def zero_head(model:torch.nn.Module): # a ConvNet (its `head`) or an MLP (its la
     ids = {id(p) for p in head.parameters()}
     return [n for n, p in model.named_parameters() if id(p) in ids]
 
+# %% ../nbs/06_training.ipynb #8da88a2a
+def check_fused(learner:Learner):
+    "Raise a ValueError naming the problem unless `fused_meta_step` covers `learner`."
+    algo = getattr(learner, 'algo', None)
+    if type(learner) is not GRADIENT_LEARNERS.get(algo):
+        raise ValueError(f"fused meta-steps cover the Reptile, FOMAML and MAML learners, not {type(learner).__name__}; "
+                         f"leave fused out (the learner's own meta_step)")
+    m = learner.model
+    if getattr(m, 'config', {}).get('kind') != 'mlp' or m.config['activation'] != 'relu' or learner.loss != 'mse':
+        raise ValueError(f"fused meta-steps cover a ReLU MLP with loss 'mse', not {type(m).__name__} "
+                         f"({getattr(m, 'config', {}).get('activation', '?')}) with loss {learner.loss!r}; leave fused out")
+
+def fused_meta_step(learner:Learner, # a Reptile, FOMAML or MAML learner of a ReLU MLP, loss 'mse'
+                    batch): # a `TaskSet` or `as_batch` dict
+    "One meta-step through `fused_direction`: the learner's own update, to float tolerance; returns the step's statistics."
+    b = as_batch(batch) if not isinstance(batch, dict) else batch
+    d, l = fused_direction(learner.model, learner.params, b, learner.algo, learner.inner_steps, learner.inner_lr, learner.loss)
+    return learner.outer_step(d, l.mean())
+
 # %% ../nbs/06_training.ipynb #44cb5c0c
 class Trainer:
     "The meta-training loop: sample, meta-step, log, evaluate, checkpoint, call back."
@@ -191,7 +212,8 @@ class Trainer:
                  callbacks=(), # `Callback`s
                  progress:bool=False, # show a progress bar
                  config:dict=None, # extra configuration stored with checkpoints (e.g. the command line)
-                 safeguard:bool=False): # validation adapts with the safeguarded inner step (training itself does not change)
+                 safeguard:bool=False, # validation adapts with the safeguarded inner step (training itself does not change)
+                 fused:bool=False): # opt-in: meta-steps by `fused_meta_step` (the same update to float tolerance, not bitwise)
         if int(meta_batch) != meta_batch or meta_batch < 1: raise ValueError(f"meta_batch is {meta_batch}; it must be >= 1")
         if isinstance(source, TaskSet) and meta_batch > len(source):
             raise ValueError(f"meta_batch {meta_batch} is larger than the fixed task set ({len(source)} tasks); "
@@ -203,6 +225,8 @@ class Trainer:
         self.seed, self.eval_every, self.ckpt_every, self.log_every = int(seed), int(eval_every), int(ckpt_every), int(log_every)
         self.out = Path(out) if out is not None else None
         self.callbacks, self.progress, self.config, self.safeguard = list(callbacks), progress, dict(config or {}), bool(safeguard)
+        self.fused, self.device = bool(fused), torch.device('cpu')
+        if self.fused: check_fused(learner)
         self.step, self.rng, self._order, self._pos = 0, np.random.default_rng(self.seed), None, 0
         torch.manual_seed(self.seed)
         if isinstance(val_tasks, TaskSet): self.val = val_tasks
@@ -248,7 +272,8 @@ def run_config(self:Trainer):
     return {'version': __version__, 'model': self.learner.model.config, 'learner': self.learner.config,
             'trainer': {'meta_batch': self.meta_batch, 'shots': self.shots, 'queries': self.queries,
                         'seed': self.seed, 'eval_every': self.eval_every, 'ckpt_every': self.ckpt_every,
-                        'log_every': self.log_every, **({'safeguard': True} if self.safeguard else {})},
+                        'log_every': self.log_every, **({'safeguard': True} if self.safeguard else {}),
+                        **({'fused': True} if self.fused else {})},
             'source': source, **self.config}
 
 @patch
@@ -277,7 +302,11 @@ def _flush_losses(self:Trainer, stats):
 @patch
 def evaluate(self:Trainer):
     "Validation loss after adaptation, logged and passed to the callbacks' `on_eval`."
-    m = {'val_loss': adapted_query_loss(self.learner, self.val, safeguard=self.safeguard)}
+    gpu = self.device.type != 'cpu'
+    if gpu: self.learner.model.to('cpu')  # the evaluation's results are numpy arrays: it runs on the CPU (see `Trainer.to`)
+    try: m = {'val_loss': adapted_query_loss(self.learner, self.val, safeguard=self.safeguard)}
+    finally:
+        if gpu: self.learner.model.to(self.device)
     self._log('val/query_loss_adapted', m['val_loss'])
     for cb in self.callbacks: cb.on_eval(self, m)
     return m
@@ -306,7 +335,9 @@ def fit(self:Trainer, steps:int):
     stats, self.stop_requested, good = {'loss': 0.}, False, None
     try:
         while self.step < steps and not self.stop_requested:
-            stats = self.learner.meta_step(self.next_batch())
+            batch = self.next_batch()
+            if self.device.type != 'cpu': batch = {k: v.to(self.device) for k, v in as_batch(batch).items()}
+            stats = fused_meta_step(self.learner, batch) if self.fused else self.learner.meta_step(batch)
             self.step += 1
             ckpt = self.ckpt_every and self.step % self.ckpt_every == 0 and self.step < steps
             # the loss every step; the parameters before anything is written (a NaN there shows in the next loss anyway)
@@ -330,6 +361,27 @@ def fit(self:Trainer, steps:int):
         if self._writer is not None: self._writer.flush()
     for cb in self.callbacks: cb.on_end(self)
     return stats
+
+# %% ../nbs/06_training.ipynb #d0f89e4c
+def check_device(device) -> torch.device: # 'cpu', 'cuda' or 'cuda:N'
+    "`device` as a `torch.device`, or a ValueError that names the problem and the fix."
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError): d = None
+    if d is None or d.type not in ('cpu', 'cuda'): raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda' (or 'cuda:N')")
+    if d.type == 'cuda' and not torch.cuda.is_available():
+        why = ('a CPU-only build' if torch.version.cuda is None else f'built for CUDA {torch.version.cuda}, but it sees no GPU')
+        raise ValueError(f"device {device!r}: torch {torch.__version__} is {why}; use the CPU (--device cpu, the default), "
+                         f"or a machine with an NVIDIA GPU and a CUDA build of torch")
+    if d.type == 'cuda' and d.index is not None and d.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: there are {torch.cuda.device_count()} GPUs (cuda:0 …); choose one of them")
+    return d
+
+@patch
+def to(self:Trainer, device): # 'cpu', 'cuda' or 'cuda:N'
+    "Train on `device`: the learner's network moves there, and every meta-batch follows it; returns the trainer."
+    self.device = check_device(device)
+    self.learner.model.to(self.device)  # (in place: the optimiser keeps the same parameters)
+    return self
 
 # %% ../nbs/06_training.ipynb #4915040b
 @patch(cls_method=True)

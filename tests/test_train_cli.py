@@ -78,9 +78,35 @@ def test_eval_architecture_mismatch(run):
     assert p.returncode == 2 and 'has hidden layers [40, 40], not --widths 64,64' in p.stderr
 
 
-def test_bench_quick_json():
-    p = cli('metamr_bench', '--quick', '--algos', 'reptile', '--json')
+def test_bench_quick_json(tmp_path):
+    p = cli('metamr_bench', '--quick', '--algos', 'reptile', '--executions', 'loop,vmap,batched,jax', '--json', '--out', tmp_path/'b.json')
     assert p.returncode == 0, p.stderr
-    rows = json.loads(p.stdout)
+    res = json.loads(p.stdout)
+    assert res == json.loads((tmp_path/'b.json').read_text())  # the saved result is the printed one
+    rows, meta, prov = res['rows'], res['meta'], res['provenance']
     assert [r['meta_batch'] for r in rows] == [4, 32]
-    assert all(r['batched_speedup'] > 0 and r['vmap_speedup'] > 0 and r['ceiling_gflops'] > 0 for r in rows)
+    assert all(r['batched_speedup'] > 0 and r['vmap_speedup'] > 0 for r in rows) and meta['ceiling_gflops'] > 0
+    assert {'commit', 'torch', 'cpu', 'threads', 'command'} <= set(prov) and meta['pinned']['threads'] == 1
+    for r in rows:  # a paired ratio to JAX where JAX ran, else the reason it did not
+        assert ('batched_vs_jax' in r) or r['skipped']['jax'].startswith('JAX not installed'), r
+
+def _cuda():
+    import torch
+    return torch.cuda.is_available()
+
+
+def test_device_cuda_refused_without_a_gpu(tmp_path):
+    if _cuda(): pytest.skip('a GPU is visible: the refusal is for machines without one')
+    p = cli('metamr_train', '--device', 'cuda', '--steps', 2, '--meta-batch', 2, '--quiet', '--out', tmp_path/'run')
+    assert p.returncode == 2 and '--device' in p.stderr and 'use the CPU (--device cpu, the default)' in p.stderr, p.stderr
+    assert not (tmp_path/'run').exists()  # refused before anything is written
+    p = cli('metamr_train', '--device', 'tpu', '--steps', 2, '--quiet', '--out', tmp_path/'run')
+    assert p.returncode == 2 and "use 'cpu' or 'cuda'" in p.stderr, p.stderr
+
+
+def test_device_cuda_trains_on_the_gpu(tmp_path):
+    if not _cuda(): pytest.skip('no CUDA device visible to torch: --device cuda cannot run here')
+    p = cli('metamr_train', '--device', 'cuda', '--algo', 'maml', '--steps', 20, '--meta-batch', 5, '--eval-every', 0,
+            '--val-tasks', 5, '--quiet', '--out', tmp_path/'run')
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path/'run'/'checkpoint.pt').exists()
