@@ -15,7 +15,7 @@ from .viz import App, _image, _slider, adapt_path, load_asset, new_figure, png
 from .live import LiveTraining
 
 # %% auto #0
-__all__ = ['ShapeApp']
+__all__ = ['kinds_convnet', 'ShapeApp']
 
 # %% ../nbs/09d_shape_app.ipynb #497254bf
 def _shape_learners(inside, kinds):
@@ -36,6 +36,41 @@ def _mosaic(images, S, pad=2, fill=0.0):
     for r in range(R):
         for c in range(C): out[r*(S+pad):r*(S+pad)+S, c*(S+pad):c*(S+pad)+S] = images[r, c].reshape(S, S)
     return out
+
+# %% ../nbs/09d_shape_app.ipynb #36555bd0
+def kinds_convnet(steps:int=2000, # classification steps on the 22 meta-train kinds
+                  hidden:int=16, # channels of every conv block
+                  batch:int=400, # images per step (spread over the 22 kinds)
+                  lrs=(0.03, 0.1, 0.3), # fine-tuning step sizes to choose from
+                  inner_steps=(1, 5, 10, 25), # fine-tuning step counts to choose from
+                  val_tasks:int=100, # 5-way 5-shot validation tasks of the meta-train kinds that make the choice
+                  seed:int=0): # seeds the network and the images
+    "A ConvNet trained as one classifier of the meta-train kinds, under a zero 5-way head: a learner that fine-tunes it by SGD."
+    from metamr_nb.models import ConvNet
+    from metamr_nb.shapes import ShapeKinds, split_kinds
+    from metamr_nb.shape_kinds import _classify
+    from metamr_nb.training import zero_head
+    from metamr_nb.inference import evaluate
+    from metamr_nb.runs import EVAL_SEED
+    kinds = split_kinds('train')
+    torch.manual_seed(seed)
+    net = ConvNet(len(kinds), hidden=hidden)
+    t0 = time.perf_counter()
+    final = _classify(net, kinds, batch, steps, seed)
+    seconds = time.perf_counter() - t0
+    model = ConvNet(5, hidden=hidden)
+    model.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith('head.')}, strict=False)
+    zero_head(model)
+    val = ShapeKinds(ways=5, split='train').sample(val_tasks, 5, 5, seed=EVAL_SEED + 1)
+    acc = {(lr, s): r['acc'] for lr in lrs
+           for s, r in evaluate(make_learner('maml', model, loss='ce', inner_lr=lr, inner_steps=1), val, steps=inner_steps).items()}
+    lr, n = max(acc, key=acc.get)
+    recipe = {'what': f'ConvNet ({hidden} channels) trained as one {len(kinds)}-way classifier of the meta-train kinds '
+                      f'(shape_kinds._classify: cross-entropy, Adam lr 1e-3), {batch} images per step, then a zero 5-way head',
+              'steps': steps, 'hidden': hidden, 'batch': batch, 'seed': seed, 'final_train_loss': final,
+              'train_seconds': round(seconds, 1), 'val_tasks': val_tasks, 'val_acc': {f'{l:g}/{s}': round(a, 4) for (l, s), a in acc.items()},
+              'chosen': {'inner_lr': lr, 'inner_steps': n}}
+    return make_learner('maml', model, loss='ce', inner_lr=lr, inner_steps=n), recipe
 
 # %% ../nbs/09d_shape_app.ipynb #3b5cd3e8
 class ShapeApp(App):
