@@ -12,7 +12,7 @@ from pathlib import Path
 # %% ../nbs/11_architecture.ipynb #50c5cc55
 LAYERS = [('tasks', 'signals', 'shapes', 'models', 'layers'), ('mapreduce', 'batched'), ('learners', 'cnp'), ('registry',), ('training',),
           ('inference', 'runs', 'bench', 'experiments', 'fidelity', 'studies', 'shape_kinds', 'compare'),
-          ('distributed',), ('cli',), ('viz',), ('live',), ('sinusoid_app', 'stepper_app', 'shape_app')]  # bottom to top
+          ('distributed',), ('cli',), ('viz',), ('live',), ('sinusoid_app', 'stepper_app', 'shape_app', 'cnp_app')]  # bottom to top
 LAYER = {m: i for i, ms in enumerate(LAYERS) for m in ms}  # module -> its layer
 
 def module_imports(path) -> set: # a module's source file
