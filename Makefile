@@ -36,7 +36,7 @@ lab: setup
 # The `metamr` template (share/jupyter/voila/templates/) is Voilà's lab template without its CDN stylesheets: offline.
 app: setup
 	@tok=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(16))'); \
-	for nb in sinusoid_adaptation mapreduce_steps shape_classification; do \
+	for nb in sinusoid_adaptation mapreduce_steps shape_classification cnp_band; do \
 	  echo "lesson: http://127.0.0.1:$(APP_PORT)/voila/render/$$nb.ipynb?token=$$tok"; done; \
 	JUPYTER_PATH=$(CURDIR)/share/jupyter $(BIN)/voila nbs/tutorials/ --template=metamr --Voila.ip=127.0.0.1 --Voila.port=$(APP_PORT) \
 	  --Voila.token=$$tok --no-browser

@@ -13,7 +13,7 @@ from pathlib import Path
 LAYERS = [('tasks', 'signals', 'gp', 'shapes', 'images', 'models', 'layers'), ('mapreduce', 'batched'),
           ('learners', 'cnp', 'attentive', 'protonet'), ('registry',), ('training',),
           ('inference', 'runs', 'bench', 'experiments', 'fidelity', 'studies', 'shape_kinds', 'compare'),
-          ('distributed',), ('cli',), ('viz',), ('live',), ('sinusoid_app', 'stepper_app', 'shape_app')]  # bottom to top
+          ('distributed',), ('cli',), ('viz',), ('live',), ('sinusoid_app', 'stepper_app', 'shape_app', 'cnp_app')]  # bottom to top
 LAYER = {m: i for i, ms in enumerate(LAYERS) for m in ms}  # module -> its layer
 
 def module_imports(path) -> set: # a module's source file

@@ -15,7 +15,7 @@ from .viz import App, _image, _slider, adapt_path, load_asset, new_figure, png
 from .live import LiveTraining
 
 # %% auto #0
-__all__ = ['ShapeApp']
+__all__ = ['kinds_convnet', 'kind_predictions', 'confusion_figure', 'misclassified_figure', 'ShapeApp']
 
 # %% ../nbs/09d_shape_app.ipynb #497254bf
 def _shape_learners(inside, kinds):
@@ -36,6 +36,89 @@ def _mosaic(images, S, pad=2, fill=0.0):
     for r in range(R):
         for c in range(C): out[r*(S+pad):r*(S+pad)+S, c*(S+pad):c*(S+pad)+S] = images[r, c].reshape(S, S)
     return out
+
+# %% ../nbs/09d_shape_app.ipynb #36555bd0
+def kinds_convnet(steps:int=2000, # classification steps on the 22 meta-train kinds
+                  hidden:int=16, # channels of every conv block
+                  batch:int=400, # images per step (spread over the 22 kinds)
+                  lrs=(0.03, 0.1, 0.3), # fine-tuning step sizes to choose from
+                  inner_steps=(1, 5, 10, 25), # fine-tuning step counts to choose from
+                  val_tasks:int=100, # 5-way 5-shot validation tasks of the meta-train kinds that make the choice
+                  seed:int=0): # seeds the network and the images
+    "A ConvNet trained as one classifier of the meta-train kinds, under a zero 5-way head: a learner that fine-tunes it by SGD."
+    from metamr_nb.models import ConvNet
+    from metamr_nb.shapes import ShapeKinds, split_kinds
+    from metamr_nb.shape_kinds import _classify
+    from metamr_nb.training import zero_head
+    from metamr_nb.inference import evaluate
+    from metamr_nb.runs import EVAL_SEED
+    kinds = split_kinds('train')
+    torch.manual_seed(seed)
+    net = ConvNet(len(kinds), hidden=hidden)
+    t0 = time.perf_counter()
+    final = _classify(net, kinds, batch, steps, seed)
+    seconds = time.perf_counter() - t0
+    model = ConvNet(5, hidden=hidden)
+    model.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith('head.')}, strict=False)
+    zero_head(model)
+    val = ShapeKinds(ways=5, split='train').sample(val_tasks, 5, 5, seed=EVAL_SEED + 1)
+    acc = {(lr, s): r['acc'] for lr in lrs
+           for s, r in evaluate(make_learner('maml', model, loss='ce', inner_lr=lr, inner_steps=1), val, steps=inner_steps).items()}
+    lr, n = max(acc, key=acc.get)
+    recipe = {'what': f'ConvNet ({hidden} channels) trained as one {len(kinds)}-way classifier of the meta-train kinds '
+                      f'(shape_kinds._classify: cross-entropy, Adam lr 1e-3), {batch} images per step, then a zero 5-way head',
+              'steps': steps, 'hidden': hidden, 'batch': batch, 'seed': seed, 'final_train_loss': final,
+              'train_seconds': round(seconds, 1), 'val_tasks': val_tasks, 'val_acc': {f'{l:g}/{s}': round(a, 4) for (l, s), a in acc.items()},
+              'chosen': {'inner_lr': lr, 'inner_steps': n}}
+    return make_learner('maml', model, loss='ce', inner_lr=lr, inner_steps=n), recipe
+
+# %% ../nbs/09d_shape_app.ipynb #564f5ba3
+def kind_predictions(learner, # a learner for N-way shape-kind images (e.g. the shipped 'shapes_kinds_convnet')
+                     tasks, # shape-kind tasks (`ShapeKinds(...).sample(...)`)
+                     steps:int=None): # inner SGD steps (default: the learner's)
+    "Every query image with its true and predicted shape kind after adapting to its task: dict of arrays 'true', 'pred', 'x', 'task'."
+    if 'classes' not in tasks.params:
+        raise ValueError("kind_predictions needs shape-kind tasks (ShapeKinds(...).sample(...)): their params name each label's kind")
+    b = tasks.to_torch()
+    pred = learner.predict(b['x_query'], learner.adapt(b, steps)).argmax(-1).numpy()  # [T, Q] labels
+    yq, cls = tasks.y_query[..., 0].astype(int), np.asarray(tasks.params['classes'])   # labels; [T, N] kind of each label
+    return {'true': np.take_along_axis(cls, yq, 1).ravel(), 'pred': np.take_along_axis(cls, pred, 1).ravel(),
+            'x': tasks.x_query.reshape(-1, tasks.x_query.shape[-1]), 'task': np.repeat(np.arange(len(cls)), yq.shape[1])}
+
+# %% ../nbs/09d_shape_app.ipynb #1459b69e
+def confusion_figure(pred:dict): # a `kind_predictions` result
+    "Row-normalised confusion matrix of shape kinds: the share of each true kind's query images given each kind."
+    from metamr_nb.shapes import kind_name
+    kinds = np.unique(np.concatenate([pred['true'], pred['pred']]))
+    idx = {k: i for i, k in enumerate(kinds)}
+    m = np.zeros((len(kinds), len(kinds)))
+    np.add.at(m, ([idx[k] for k in pred['true']], [idx[k] for k in pred['pred']]), 1)
+    m /= m.sum(1, keepdims=True).clip(min=1)
+    fig = new_figure(5.6, 4.9, left=0.22, right=0.98, bottom=0.24, top=0.93)
+    ax = fig.add_subplot()
+    ax.imshow(m, cmap='Blues', vmin=0, vmax=1)
+    names = [kind_name(int(k)) for k in kinds]
+    ax.set_xticks(range(len(kinds)), names, rotation=60, ha='right', fontsize=8); ax.set_yticks(range(len(kinds)), names, fontsize=8)
+    for i in range(len(kinds)):
+        for j in range(len(kinds)):
+            if m[i, j] >= 0.005: ax.text(j, i, f'{100*m[i, j]:.0f}', ha='center', va='center', fontsize=7, color='w' if m[i, j] > 0.5 else 'k')
+    ax.set(xlabel='predicted kind', ylabel='true kind'); ax.set_title('share of query images (%)', fontsize=9)
+    return fig, m, names
+
+def misclassified_figure(pred:dict, # a `kind_predictions` result
+                         n:int=16, # at most this many images
+                         cols:int=8): # images per row
+    "Query images the learner labelled wrong, each titled 'true → predicted' (None when there is none)."
+    from metamr_nb.shapes import kind_name
+    wrong = np.flatnonzero(pred['true'] != pred['pred'])[:n]
+    if not len(wrong): return None
+    S, rows = int(round(np.sqrt(pred['x'].shape[-1]))), -(-len(wrong)//cols)
+    fig = new_figure(1.25*cols, 1.45*rows, left=0.01, right=0.99, bottom=0.01, top=0.9, wspace=0.1, hspace=0.45)
+    for i, w in enumerate(wrong):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.imshow(pred['x'][w].reshape(S, S), cmap='gray_r', vmin=0, vmax=1); ax.set_xticks([]); ax.set_yticks([])
+        ax.set_title(f"{kind_name(int(pred['true'][w]))}\n→ {kind_name(int(pred['pred'][w]))}", fontsize=7, color='C3')
+    return fig
 
 # %% ../nbs/09d_shape_app.ipynb #3b5cd3e8
 class ShapeApp(App):

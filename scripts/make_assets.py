@@ -26,6 +26,10 @@ from metamr_nb.signals import Sinusoid
 from metamr_nb.training import Trainer
 from metamr_nb.inference import evaluate
 
+# the shape lesson's ConvNet (kinds_convnet's settings): what a shared two-core machine trains in about half an hour,
+# far below the protocol's pretrained baseline (10,000 steps of 400 images; its score: results/shape_kinds_long.json)
+CONVNET = dict(steps=1500, hidden=16, batch=88, val_tasks=40, inner_steps=(1, 5, 10))
+
 SIN = dict(family=Sinusoid.maml, model=lambda: MLP(), meta_batch=25, shots=10, queries=10)
 
 # name -> how to train it: the family, the model, the learner (algorithm and settings) and the trainer's settings
@@ -41,6 +45,8 @@ SPECS = {
 def specs():
     "Every asset: the sinusoid starts and the two shape learners."
     from metamr_nb.shapes import InsideOutside, ShapeKinds
+    from metamr_nb.cnp import SetEncoderModel
+    from metamr_nb.shape_app import kinds_convnet
     return {**SPECS,
         # is this point inside the shape? an MLP on (x, y), 20 balanced points per task
         'shapes_inside_maml': dict(family=lambda: InsideOutside(balance=True), model=lambda: MLP(d_in=2, widths=(40, 40), d_out=1),
@@ -51,11 +57,23 @@ def specs():
                                   algo='maml', settings=dict(loss='ce', inner_steps=3, inner_lr=0.2), steps=800,
                                   meta_batch=8, shots=1, queries=5,
                                   eval_family=lambda: ShapeKinds(ways=5, split='test', image_size=16), eval_steps=(0, 1, 3)),
+        # the set encoder of lesson 7: a CNP on (x, y) points, trained on a random 1..20 of them as context
+        'sinusoid_cnp': dict(family=Sinusoid.maml, model=lambda: SetEncoderModel(widths=(64, 64), r_dim=64), algo='cnp',
+                             settings=dict(outer_lr=3e-3), steps=4000, meta_batch=25, shots=20, queries=20, eval_steps=(0,)),
+        # what kind of shape is this? a ConvNet trained as one classifier of the 22 meta-train kinds under a zero 5-way
+        # head (the shape-kinds protocol's pretrained baseline, shape_app.kinds_convnet), scored 5-way 5-shot on held-out kinds
+        'shapes_kinds_convnet': dict(family=lambda: ShapeKinds(ways=5), make=lambda: kinds_convnet(**CONVNET), algo='maml',
+                                     settings={}, steps=CONVNET['steps'], meta_batch=8, shots=5, queries=5,
+                                     eval_family=lambda: ShapeKinds(ways=5, split='test'), eval_steps=(0, 1, 5, 10)),
     }
 
 
 def train(name: str, spec: dict, seed: int = 0):
-    "Train one asset; returns the trainer."
+    "Train one asset; returns the trainer (for an asset trained by its own recipe, `make`, a trainer at step 0 around it)."
+    if 'make' in spec:
+        learner, recipe = spec['make']()
+        return Trainer(learner, spec['family'](), meta_batch=spec['meta_batch'], shots=spec['shots'], queries=spec['queries'],
+                       seed=seed, config={'asset': name, 'made_by': 'scripts/make_assets.py', 'recipe': recipe})
     torch.manual_seed(seed)
     learner = make_learner(spec['algo'], spec['model'](), **spec['settings'])
     tr = Trainer(learner, spec['family'](), meta_batch=spec['meta_batch'], shots=spec['shots'], queries=spec['queries'],
@@ -79,6 +97,7 @@ def main(argv=None):
     p.add_argument('--list', action='store_true', help='list the assets and exit')
     a = p.parse_args(argv)
     from metamr_nb.viz import save_asset
+    from metamr_nb.training import provenance
     out, all_specs = Path(a.out), specs()
     if a.list:
         for n in all_specs:
@@ -97,10 +116,12 @@ def main(argv=None):
         tr = train(name, spec)
         save_asset(tr, out/f'{name}.pt')
         ev = score(tr, spec)
-        manifest[name] = {'algo': spec['algo'], 'settings': spec['settings'], 'steps': spec['steps'],
+        manifest[name] = {'algo': spec['algo'], 'settings': spec['settings'] or tr.learner.config, 'steps': spec['steps'],
                           'meta_batch': spec['meta_batch'], 'shots': spec['shots'], 'queries': spec['queries'], 'seed': 0,
                           'family': tr.run_config()['source'].get('config'),
-                          'model': tr.learner.model.config, 'query_after_steps': ev}
+                          'model': tr.learner.model.config, 'query_after_steps': ev,
+                          **({'recipe': tr.config['recipe']} if 'recipe' in tr.config else {}),
+                          'provenance': provenance(['python', 'scripts/make_assets.py', name])}
         print(f'{name:24} {spec["steps"]:5} steps {time.perf_counter() - t0:5.1f}s  '
               f'{(out/f"{name}.pt").stat().st_size/1024:5.1f} kB  after steps {ev}', flush=True)
     manifest_path.write_text(json.dumps(dict(sorted(manifest.items())), indent=1) + '\n')
