@@ -44,7 +44,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_http(url: str, proc, timeout: float = 90):
+def _wait_http(url: str, proc, timeout: float = 300):
     "Poll `url` until it answers 200 (the server is up); fail early with the server's log if it exits."
     end = time.monotonic() + timeout
     while time.monotonic() < end:

@@ -59,7 +59,7 @@ def _copy_project(dest: Path):
     (d/'figure_check.ipynb').write_text(json.dumps(_selftest_nb(_png())))
 
 
-def _run(args, cwd, timeout=240):
+def _run(args, cwd, timeout=1200):  # only a hang reaches it: a busy machine builds the site in minutes
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'IN_TEST')}
     env['PATH'] = os.pathsep.join([str(Path(sys.executable).parent), env.get('PATH', '')])
     r = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
