@@ -15,7 +15,7 @@ from .learners import make_learner
 from .training import fused_meta_step, provenance
 
 # %% auto #0
-__all__ = ['XLA_ONE_THREAD', 'EXECUTIONS', 'tutorial_meta_step', 'pin_one_core', 'spread', 'measure', 'step_flops',
+__all__ = ['XLA_ONE_THREAD', 'EXECUTIONS', 'ONLY', 'tutorial_meta_step', 'pin_one_core', 'spread', 'measure', 'step_flops',
            'flop_ceiling', 'jax_status', 'jax_direction', 'to_jax', 'jax_meta_step', 'jax_agreement', 'BenchRows',
            'benchmark', 'format_bench', 'bench_json', 'save_bench', 'load_bench', 'protocol_rates', 'profile_step',
            'kernel_rates', 'compiled_rates']
@@ -174,6 +174,9 @@ EXECUTIONS = {'loop': "the tutorial's per-task loop (deepcopy + torch.optim.SGD 
               'vmap': "the learner's map with torch.func.vmap", 'batched': "the learner's default map (closed forms)",
               'fused': "fused_direction: the reduce folded into the closed forms (opt-in)",
               'jax': "JAX jit(vmap) of the same meta-step (needs the bench extra)"} # the executions the benchmark can time
+# algo -> the executions it has, where not all: ANIL and Meta-SGD have no closed form (nor a JAX twin here); their
+# 'loop' is the learner's own per-task loop (`map_loop`), which adapts the head only / steps with the learned rates
+ONLY = {'anil': ('loop', 'vmap'), 'metasgd': ('loop', 'vmap')}
 
 def _cell_fns(algo, T, steps, width, executions, K=10, seed=0):
     "For one grid cell: name → a function doing one meta-step of that execution on the same tasks and starting parameters."
@@ -190,6 +193,9 @@ def _cell_fns(algo, T, steps, width, executions, K=10, seed=0):
         elif ex == 'fused':
             learner = make_learner(algo, copy.deepcopy(model), inner_steps=steps, outer_opt='sgd', outer_lr=0.1)
             f = lambda learner=learner: fused_meta_step(learner, b)
+        elif ex == 'loop' and algo in ONLY:
+            learner = make_learner(algo, copy.deepcopy(model), inner_steps=steps, outer_opt='sgd', outer_lr=0.1, execution='loop')
+            f = lambda learner=learner: learner.meta_step(b)
         elif ex == 'loop':
             m = copy.deepcopy(model); opt = torch.optim.SGD(m.parameters(), lr=0.1)
             def f(m=m, opt=opt): tutorial_meta_step(m, opt, b, algo, steps)
@@ -234,11 +240,13 @@ def benchmark(algos=('reptile', 'fomaml', 'maml'), # algorithms to time
     runnable, sample = [e for e in executions if not (e == 'jax' and why)], budget/reps if budget else sample
     ceiling, rows = flop_ceiling(), BenchRows()
     for algo in algos:
+        has = ONLY.get(algo, tuple(EXECUTIONS))
+        skip = {**({'jax': why} if why else {}), **{e: f"{algo} has no {e} execution" for e in executions if e not in has}}
         for w in widths:
             for steps in inner_steps:
                 for T in meta_batches:
-                    times = measure(_cell_fns(algo, T, steps, w, runnable, K), reps, sample)
-                    rows.append(_row(algo, w, steps, T, times, T*steps*step_flops((1, w, w, 1), K), ceiling, {'jax': why} if why else {}))
+                    times = measure(_cell_fns(algo, T, steps, w, [e for e in runnable if e in has], K), reps, sample)
+                    rows.append(_row(algo, w, steps, T, times, T*steps*step_flops((1, w, w, 1), K), ceiling, skip))
     rows.meta = {'executions': list(executions), 'ceiling_gflops': ceiling/1e9, 'pinned': pinned, 'reps': reps,
                  'sample_s': sample, 'K': K, 'clock': 'time.process_time: CPU seconds of the whole process',
                  'provenance': provenance()}

@@ -548,11 +548,10 @@ def bench_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     algos, ex = [a for a in args.algos.split(',') if a], [e for e in args.executions.split(',') if e]
     own = [a for a in algos if getattr(LEARNERS.get(a), 'network', None)]  # cnp, acnp, protonet: no inner loop
     if own: fail(f"{own[0]} builds {LEARNERS[own[0]].network}: it has no map over tasks to time against a per-task loop; benchmark reptile, fomaml or maml")
-    if {'anil', 'metasgd'} & set(algos): fail("anil and metasgd are not in the benchmark yet (its per-task baseline and batched map "
-                                              "cover reptile, fomaml and maml); benchmark those")
-    bad = [a for a in algos if a not in ('reptile', 'fomaml', 'maml')]
+    valid = ('reptile', 'fomaml', 'maml', 'anil', 'metasgd')  # the learners with a map over tasks
+    bad = [a for a in algos if a not in valid]
     if bad or not algos:
-        fail(f"{'unknown algorithm ' + repr(bad[0]) if bad else '--algos names no algorithm'}; valid: reptile, fomaml, maml")
+        fail(f"{'unknown algorithm ' + repr(bad[0]) if bad else '--algos names no algorithm'}; valid: {', '.join(valid)}")
     bad = [e for e in ex if e not in EXECUTIONS]
     if bad or not ex: fail(f"{'unknown execution ' + repr(bad[0]) if bad else '--executions names none'}; valid: {','.join(EXECUTIONS)}")
     if not args.sample > 0: fail(f"--sample is {args.sample}; it must be a positive number of seconds")
