@@ -14,7 +14,7 @@ def test_saved_results_schema():
     sk.check(d)
     assert d['quick'] is False and '--quick' not in d['command']
     assert {(r['learner'], r['shots']) for r in d['results'] if r['kind'] == 'meta'} == \
-        {(n, K) for n in ('fomaml', 'reptile', 'maml', 'cnp') for K in (1, 5)}
+        {(n, K) for n in sk.LEARNERS for K in (1, 5)}  # every meta-learner of the protocol's default run
 
 
 def test_saved_long_results_schema():
