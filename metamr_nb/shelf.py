@@ -74,7 +74,7 @@ def stats(v) -> dict: # per-task numbers
     "Mean, 95% interval, median (with its interval) and diverged count of per-task numbers `v` (`curve_stats`)."
     return curve_stats({0: {'loss': v}})['0']
 
-# %% ../nbs/07h_shelf_protocol.ipynb #b43658c7
+# %% ../nbs/07h_shelf_protocol.ipynb #ca84e7bc
 def _lower_apart(a:dict, b:dict, m:str='loss') -> bool:
     "Whether score `m` of `a` is below that of `b` with the 95% intervals apart."
     ci = m + '_ci95' if m + '_ci95' in a else 'ci95'
@@ -102,7 +102,7 @@ def expectations(res:dict) -> list: # the results (`runs` filled in)
          'a': {'learner': 'acnp', 'nll': acnp['mean'], 'ci95': acnp['ci95']}, 'b': {'learner': 'cnp', 'nll': cnp['mean'], 'ci95': cnp['ci95']},
          'holds': _lower_apart(acnp, cnp, 'mean')}]
 
-# %% ../nbs/07h_shelf_protocol.ipynb #4dc08769
+# %% ../nbs/07h_shelf_protocol.ipynb #6790ea47
 def run_setup(name:str, s:dict, val_tasks:int=100) -> dict: # the setup's name and its `setups` entry
     "Every learner of setup `s` trained and scored: learner name -> results row."
     test = s['test'].sample(s['tasks'], s['K'], s['Q'], seed=1)
@@ -119,7 +119,7 @@ def run_setup(name:str, s:dict, val_tasks:int=100) -> dict: # the setup's name a
         rows[n] = r
     return rows
 
-# %% ../nbs/07h_shelf_protocol.ipynb #003de166
+# %% ../nbs/07h_shelf_protocol.ipynb #0d77031b
 def parser():
     ap = argparse.ArgumentParser(prog='python -m metamr_nb.shelf', description='Every learner of the package on sinusoids, '
                                  'GP tasks and shape kinds under stated budgets; the expectations from the literature checked.')
@@ -152,7 +152,7 @@ def options(argv:list=None):
     if a.size < 16: ap.error(f'--size is {a.size}; the ConvNet pools four times, so images need at least 16 pixels a side')
     return a
 
-# %% ../nbs/07h_shelf_protocol.ipynb #aaf01c37
+# %% ../nbs/07h_shelf_protocol.ipynb #75152b47
 def main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     "`python -m metamr_nb.shelf`: every setup, every learner, the expectations, written to the results file."
     a = options(argv)
@@ -179,7 +179,7 @@ def main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     for e in res['expectations']: print(('holds  ' if e['holds'] else 'FAILS  ') + e['claim'], flush=True)
     print(f"wrote {rel(a.out)} in {res['seconds']['wall']:.0f} s ({res['seconds']['cpu']:.0f} s CPU)")
 
-# %% ../nbs/07h_shelf_protocol.ipynb #75152b47
+# %% ../nbs/07h_shelf_protocol.ipynb #f51fae82
 def check(d:dict): # a results file's contents
     "Raise AssertionError if `d` does not have the shape `main` writes, or its verdicts do not follow from its numbers."
     assert {'command', 'provenance', 'budgets', 'runs', 'gp_ideal', 'expectations', 'seconds'} <= set(d), sorted(d)
@@ -205,5 +205,5 @@ def load_shelf(name:str='shelf.json'): # a results file under results/
     check(d)
     return d
 
-# %% ../nbs/07h_shelf_protocol.ipynb #35fa9fe2
+# %% ../nbs/07h_shelf_protocol.ipynb #4bc471b6
 if __name__ == '__main__' and '__file__' in globals(): main()  # `python -m metamr_nb.shelf`, not a notebook
