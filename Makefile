@@ -34,11 +34,12 @@ lab: setup
 
 # The three lessons as standalone Voilà apps (no code, just prose, figures and widgets), on 127.0.0.1 with a token.
 # The `metamr` template (share/jupyter/voila/templates/) is Voilà's lab template without its CDN stylesheets: offline.
+# Progressive rendering: the page and each app show as soon as their cells have run, while later cells still run.
 app: setup
 	@tok=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(16))'); \
 	for nb in sinusoid_adaptation mapreduce_steps shape_classification cnp_band; do \
 	  echo "lesson: http://127.0.0.1:$(APP_PORT)/voila/render/$$nb.ipynb?token=$$tok"; done; \
-	JUPYTER_PATH=$(CURDIR)/share/jupyter $(BIN)/voila nbs/tutorials/ --template=metamr --Voila.ip=127.0.0.1 --Voila.port=$(APP_PORT) \
+	JUPYTER_PATH=$(CURDIR)/share/jupyter $(BIN)/voila nbs/tutorials/ --template=metamr --progressive_rendering=True --Voila.ip=127.0.0.1 --Voila.port=$(APP_PORT) \
 	  --Voila.token=$$tok --no-browser
 
 # Everything CI runs: notebooks and module in sync, notebook tests, pytest, offline docs build.

@@ -14,7 +14,7 @@ case "$what" in
       echo "metamr_nb: lesson http://127.0.0.1:8866/voila/render/$nb.ipynb?token=$token"; done
     # the `metamr` template: Voilà's lab template without the CDN stylesheets (share/jupyter/voila/templates/)
     export JUPYTER_PATH="/home/student/metamr_nb/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
-    exec voila nbs/tutorials/ --template=metamr --Voila.ip=0.0.0.0 --Voila.port=8866 --Voila.token="$token" --no-browser "$@" ;;
+    exec voila nbs/tutorials/ --template=metamr --progressive_rendering=True --Voila.ip=0.0.0.0 --Voila.port=8866 --Voila.token="$token" --no-browser "$@" ;;
   test)  # the whole suite, as `make test` runs it
     exec bash scripts/test.sh "$@" ;;
   nbtest) # nbdev_test on the given notebooks, e.g. nbtest nbs/tutorials/why_batching.ipynb

@@ -17,8 +17,8 @@ from .training import fused_meta_step, provenance
 # %% auto #0
 __all__ = ['XLA_ONE_THREAD', 'EXECUTIONS', 'ONLY', 'tutorial_meta_step', 'pin_one_core', 'spread', 'measure', 'step_flops',
            'flop_ceiling', 'jax_status', 'jax_direction', 'to_jax', 'jax_meta_step', 'jax_agreement', 'BenchRows',
-           'benchmark', 'format_bench', 'bench_json', 'save_bench', 'load_bench', 'protocol_rates', 'profile_step',
-           'kernel_rates', 'compiled_rates']
+           'benchmark', 'format_bench', 'bench_json', 'save_bench', 'load_bench', 'bench_markdown', 'bench_takeaway',
+           'protocol_rates', 'profile_step', 'kernel_rates', 'compiled_rates']
 
 # %% ../nbs/04a_bench.ipynb #84625430
 def _sin_batch(T, K, seed=0):
@@ -294,6 +294,47 @@ def load_bench(path) -> BenchRows:
     d = json.loads(open(path).read())
     rows = BenchRows(d['rows']); rows.meta = {**d['meta'], 'provenance': d['provenance']}
     return rows
+
+# %% ../nbs/04a_bench.ipynb #30d18963
+def bench_markdown(rows) -> str: # `benchmark`'s result, or `load_bench`'s
+    "A Markdown table of the result: median tasks per CPU-second (interquartile range) per execution, and torch against JAX."
+    from metamr_nb.experiments import md_table
+    ex = rows.meta['executions']
+    torch_ex = [e for e in ex if e not in ('jax', 'loop')]
+    head = ['algorithm', 'width', 'inner steps', 'meta-batch', *(f'{e} tasks/s' for e in ex)]
+    if 'jax' in ex and torch_ex: head.append('best torch vs JAX')
+    body = []
+    for r in rows:
+        cells = [r['algo'], r['width'], r['inner_steps'], r['meta_batch']]
+        cells += [f"{r[f'{e}_tasks_s']:,.0f} ({r[f'{e}_tasks_s_q1']:,.0f}–{r[f'{e}_tasks_s_q3']:,.0f})" if f'{e}_tasks_s' in r
+                  else r.get('skipped', {}).get(e, 'not run') for e in ex]
+        if 'jax' in ex and torch_ex:
+            have = [e for e in torch_ex if f'{e}_vs_jax' in r]
+            best = max(have, key=lambda e: r[f'{e}_vs_jax']) if have else None
+            cells.append(f"{r[f'{best}_vs_jax']:.2f}× ({best})" if best else 'no JAX')
+        body.append(cells)
+    return md_table(head, body)
+
+def bench_takeaway(rows) -> str: # `benchmark`'s result, or `load_bench`'s
+    "One sentence from the result: where the best torch execution stands against JAX and the batched map against the loop."
+    out = []
+    vs = [(max(r[k] for k in r if k.endswith('_vs_jax')), r) for r in rows if any(k.endswith('_vs_jax') for k in r)]
+    if vs:
+        ahead = [r for v, r in vs if v >= 1]
+        lo, hi = min(v for v, _ in vs), max(v for v, _ in vs)
+        out.append(f"the best torch execution is at least as fast as JAX `jit(vmap)` in {len(ahead)} of {len(vs)} settings "
+                   f"(JAX's time over its own runs from {lo:.2f}× to {hi:.2f}×" +
+                   ('; ahead: ' + ', '.join(f"{r['algo']} at meta-batch {r['meta_batch']} with {r['inner_steps']} step(s)"
+                                            for r in ahead) + ')' if ahead else ')'))
+    elif 'jax' in rows.meta['executions']: out.append('JAX was not measured (not installed)')
+    sp = [r['batched_speedup'] for r in rows if 'batched_speedup' in r]
+    if sp: out.append(f"the batched map is {min(sp):.0f}× to {max(sp):.0f}× faster than the per-task loop")
+    prot = rows.meta.get('protocol', {}).get('ms_per_step', {})
+    if prot:
+        out.append('the 70,000-step MAML protocol takes ' + ', '.join(f"{s['median']*70:.0f} s ({ex})" for ex, s in prot.items()) +
+                   ' of CPU')
+    return ('In this run, ' + '; '.join(out) + '.') if out else 'Nothing was measured.'
+
 
 # %% ../nbs/04a_bench.ipynb #6fc365dd
 def _jax_adam(direction, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):

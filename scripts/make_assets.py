@@ -111,6 +111,9 @@ def main(argv=None):
     manifest_path = out/'assets.json'
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     t_all = time.perf_counter()
+    # where the code stands, taken before anything is written: the assets this run writes are tracked files under
+    # metamr_nb/, and a stamp taken after writing the first one would call the tree dirty
+    stamp = {name: provenance(['python', 'scripts/make_assets.py', name]) for name in (a.names or list(all_specs))}
     for name in (a.names or list(all_specs)):
         spec = all_specs[name]
         t0 = time.perf_counter()
@@ -122,7 +125,7 @@ def main(argv=None):
                           'family': tr.run_config()['source'].get('config'),
                           'model': tr.learner.model.config, 'query_after_steps': ev,
                           **({'recipe': tr.config['recipe']} if 'recipe' in tr.config else {}),
-                          'provenance': provenance(['python', 'scripts/make_assets.py', name])}
+                          'provenance': stamp[name]}
         print(f'{name:24} {spec["steps"]:5} steps {time.perf_counter() - t0:5.1f}s  '
               f'{(out/f"{name}.pt").stat().st_size/1024:5.1f} kB  after steps {ev}', flush=True)
     manifest_path.write_text(json.dumps(dict(sorted(manifest.items())), indent=1) + '\n')

@@ -138,7 +138,7 @@ def voila(tmp_dir):
     "Voilà serving (a copy of) the lessons on 127.0.0.1 with a token, as `make app` does; yields its base URL and token."
     port, token = _free_port(), secrets.token_hex(16)
     proc = _start([sys.executable, '-m', 'voila', str(tmp_dir/'nbs'/'tutorials'), '--no-browser', '--Voila.ip=127.0.0.1',
-                   f'--Voila.port={port}', f'--Voila.token={token}', '--template=metamr'], tmp_dir, 'voila',
+                   f'--Voila.port={port}', f'--Voila.token={token}', '--template=metamr', '--progressive_rendering=True'], tmp_dir, 'voila',
                   {'JUPYTER_PATH': str(ROOT/'share'/'jupyter')})
     base = f'http://127.0.0.1:{port}'
     try:

@@ -111,6 +111,61 @@ def test_sinusoid_clicks_change_the_fit(app):
     assert all(abs(app.result[k]['mse'][-1] - m) < 1e-6*max(1, m) for k, m in mse0.items())
 
 
+def test_shape_lesson_numbers_hold():
+    """Lesson 4, 'The numbers' (60 held-out tasks each, as under nbdev_test): one step from the MAML start beats the random
+    start on every suite, and five pictures per kind beat one after five steps."""
+    import torch
+    from metamr_nb.inference import evaluate
+    from metamr_nb.models import MLP
+    from metamr_nb.registry import make_learner
+    from metamr_nb.shapes import InsideOutside, ShapeKinds
+    from metamr_nb.viz import load_asset
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    inside, kinds = load_asset('shapes_inside_maml'), load_asset('shapes_kinds_maml')
+    rand_inside = make_learner('maml', MLP(d_in=2, widths=(40, 40), d_out=1), loss='bce', inner_steps=5, inner_lr=0.5)
+    rand_kinds = make_learner('maml', MLP(d_in=256, widths=(32, 32), d_out=5), loss='ce', inner_steps=3, inner_lr=0.2)
+    held = lambda shots: ShapeKinds(ways=5, split='test', image_size=16).sample(60, shots, 5, seed=7)
+    suites = {'inside': (InsideOutside(balance=True).sample(60, 20, 100, seed=7), inside, rand_inside),
+              '1-shot': (held(1), kinds, rand_kinds), '5-shot': (held(5), kinds, rand_kinds)}
+    acc = {(name, start): [r['acc'] for r in evaluate(l, tasks, steps=(1, 5)).values()]
+           for name, (tasks, meta, rand) in suites.items() for start, l in (('maml', meta), ('random', rand))}
+    for name in suites: assert acc[name, 'maml'][0] > acc[name, 'random'][0], (name, acc)
+    assert acc['5-shot', 'maml'][1] > acc['1-shot', 'maml'][1], acc
+
+
+def test_shape_app_controls():
+    "Lesson 4's app, driven headless: every control redraws what it names; a live training starts and Stop ends it."
+    import torch
+    from metamr_nb.shape_app import ShapeApp
+    torch.set_num_threads(1)
+    t = ShapeApp(train_steps=100_000, redraw_every=20)  # far more than the test lets it run: only Stop ends it
+    try:
+        img0 = t.plot.value
+        t.kind.value = 'ring'; assert t.score.value.startswith('ring') and t.plot.value != img0
+        t.shots.value = 6; t.steps.value = 3; assert 'after 3 steps' in t.score.value
+        img = t.plot.value; t.new_btn.click(); assert t.plot.value != img
+        t.mode.value = 'kinds'; assert t.score.value.startswith('5-way, 1-shot')
+        t.image_shots.value = 5; assert t.score.value.startswith('5-way, 5-shot')
+        t.split.value = 'train'; assert t.score.value.startswith('5-way, 5-shot')
+        t.live.train_btn.click(); assert t.live.running
+        assert _poll(lambda: len(t.live.losses) >= 3), 'the live training logged no loss'
+        t.live.stop_btn.click(); assert t.live.wait(300), 'Stop did not stop the training'
+        assert t.live.status.value.startswith('stopped at step'), t.live.status.value
+        t.shipped_btn.click(); assert t.learners['kinds'] is t.shipped['kinds']
+    finally: t.close()
+
+
+def _poll(cond, limit=300):
+    "Wait for `cond()` (a hang limit only; polled every 10 ms)."
+    import time
+    end = time.monotonic() + limit
+    while not cond():
+        if time.monotonic() > end: return False
+        time.sleep(0.01)
+    return True
+
+
 @pytest.mark.parametrize('output', ['adapted', 'meta_grad'])
 def test_lesson2_the_three_executions_agree(output):
     "Lesson 2, 'The loop and the batch compute the same thing': the same update from loop, vmap and batched maps."
