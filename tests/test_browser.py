@@ -309,7 +309,8 @@ def drive_mapreduce(page, shot):
     _wait_text(status, lambda t: t.startswith('meta-iteration 0 · next: Map'), 'the MAML reset', timeout=HANG)
     _button(page, 'Step').click()
     _wait_text(status, lambda t: t.startswith('meta-iteration 1 · next: Map'), 'a MAML step')
-    diff = float(re.search(r'= ([0-9.e+-]+)', _text(check)).group(1))
+    # the check is its own widget, updated after the status: wait for it (after Reset it says 'press Map to compare')
+    diff = float(re.search(r'= ([0-9.e+-]+)', _wait_text(check, lambda t: '=' in t, 'the MAML loop/batch check')).group(1))
     assert diff < 1e-5, f'MAML: the per-task loop and the batched map differ by {diff}'
     _wait_src_change(img, src, 'the figure after a MAML step')
 
