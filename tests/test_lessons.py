@@ -143,11 +143,12 @@ def test_shape_app_controls():
     try:
         img0 = t.plot.value
         t.kind.value = 'ring'; assert t.score.value.startswith('ring') and t.plot.value != img0
-        t.shots.value = 6; t.steps.value = 3; assert 'after 3 steps' in t.score.value
+        img = t.plot.value; t.shots.value = 6; assert t.plot.value != img
+        t.steps.value = 3; assert 'after 3 steps' in t.score.value
         img = t.plot.value; t.new_btn.click(); assert t.plot.value != img
         t.mode.value = 'kinds'; assert t.score.value.startswith('5-way, 1-shot')
         t.image_shots.value = 5; assert t.score.value.startswith('5-way, 5-shot')
-        t.split.value = 'train'; assert t.score.value.startswith('5-way, 5-shot')
+        img = t.plot.value; t.split.value = 'train'; assert t.score.value.startswith('5-way, 5-shot') and t.plot.value != img
         t.live.train_btn.click(); assert t.live.running
         assert _poll(lambda: len(t.live.losses) >= 3), 'the live training logged no loss'
         t.live.stop_btn.click(); assert t.live.wait(300), 'Stop did not stop the training'
