@@ -72,6 +72,7 @@ class MapReduceStepper(App):
         for w in (self.inner_steps, self.inner_lr, self.outer_lr, self.tasks, self.shots): w.observe(self._settings, 'value')
         self.execution.observe(self._labels, 'value'); self.algo.observe(self._switch, 'value')
         self._lock, self.thread, self._holding, self.rate = threading.RLock(), None, 0, None
+        self._play_lock, self._playing = threading.Lock(), False  # `_playing`: a player thread owns Play
         self.ui = W.VBox([self.algo, W.HBox([self.tasks, self.shots, self.inner_steps]),
                           W.HBox([self.inner_lr, self.outer_lr, self.execution]),
                           W.HBox([self.map_btn, self.reduce_btn, self.step_btn, self.play_btn, self.reset_btn]),
@@ -190,25 +191,42 @@ def run(self:MapReduceStepper, n:int, # meta-iterations
 # %% ../nbs/09c_stepper_app.ipynb #2209c717
 @patch
 def _play(self:MapReduceStepper, change):
-    if change['new'] and not (self.thread is not None and self.thread.is_alive()):
-        self.thread = threading.Thread(target=self._player, name='metamr-play', daemon=True)
-        self.thread.start()
+    "Play pressed: start a player thread, unless one owns Play (it sees the press itself)."
+    if not change['new']: return
+    with self._play_lock:
+        if self._playing: return
+        self._playing = True
+    self.thread = threading.Thread(target=self._player, name='metamr-play', daemon=True)
+    self.thread.start()
+
+@patch
+def _play_steps(self:MapReduceStepper):
+    "Step, drawing throttled, until Play is unpressed (False) or `play_steps` meta-iterations pass (True)."
+    t0, n0 = time.perf_counter(), self.iteration
+    drawn = t0
+    for _ in range(self.play_steps):
+        if not self.play_btn.value: return False
+        self.step(draw=False, compare=False)
+        now = time.perf_counter()
+        self.rate = (self.iteration - n0)/(now - t0)
+        if now - drawn >= max(1/self.fps, 2*self.draw_s):  # `draw_s`: how long the last drawing took
+            self.draw()
+            drawn = time.perf_counter()
+    return True
 
 @patch
 def _player(self:MapReduceStepper):
-    t0, n0 = time.perf_counter(), self.iteration
-    drawn = t0
+    "Play's thread: it plays on while Play is pressed again before it has let go of the button."
     try:
-        for _ in range(self.play_steps):
-            if not self.play_btn.value: break
-            self.step(draw=False, compare=False)
-            now = time.perf_counter()
-            self.rate = (self.iteration - n0)/(now - t0)
-            if now - drawn >= max(1/self.fps, 2*self.draw_s):  # `draw_s`: how long the last drawing took
-                self.draw()
-                drawn = time.perf_counter()
+        while True:
+            done = self._play_steps()
+            with self._play_lock:
+                if done or not self.play_btn.value:
+                    self.play_btn.value, self._playing = False, False
+                    break
     finally:
-        self.play_btn.value = False
+        with self._play_lock:
+            if self._playing: self.play_btn.value, self._playing = False, False  # an error ended it
         self.draw()
 
 # %% ../nbs/09c_stepper_app.ipynb #6d5fb553

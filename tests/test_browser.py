@@ -299,7 +299,10 @@ def drive_mapreduce(page, shot):
     play = _button(page, 'Play')
     play.click()
     _wait_text(status, lambda t: int(re.search(r'meta-iteration (\d+)', t).group(1)) >= 8, 'Play to step on', timeout=HANG)
-    play.click()  # unpress
+    # Unpress, unless Play has already ended by itself (after `play_steps`): a click then would start a new play.
+    # If it ends between this look and the click, the click starts one more play, which ends by itself; either way
+    # Play must come back up (it once stayed pressed with no player behind it: 09c's 'pressed again while it ends').
+    if play.evaluate("b => b.classList.contains('mod-active')"): play.click()
     page.wait_for_function("b => !b.classList.contains('mod-active')", arg=play.element_handle(), timeout=HANG*1000)
     page.screenshot(path=str(SHOTS/f'{shot}.png'))
     _button(page, 'Reset').click()
