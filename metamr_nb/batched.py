@@ -187,13 +187,39 @@ def map_batched(model, # a network with `forward_batched(params [T, ...], x [T, 
         return MapResult(dict(zip(names, torch.autograd.grad(ql.sum(), [p0[k] for k in names]))), ql.detach())
 
 # %% ../nbs/04b_batched.ipynb #9aa170a6
+def _unit_mm(a, b):
+    "a @ b as a broadcast product and a sum, when a unit dimension makes it tiny, under `torch.compile` only (else None)."
+    # A product with a dimension of 1 (the MLP's first and last layers) is memory work, not a matrix product: written
+    # pointwise, the compiler fuses it with its neighbours into one loop instead of calling a BLAS kernel. Eager
+    # execution keeps the matrix products (one call each is cheaper there), so eager results do not change.
+    if not torch.compiler.is_compiling(): return None
+    n, k, m = a.shape[-2], a.shape[-1], b.shape[-1]
+    if k == 1: return a*b
+    if m == 1: return (a*b.transpose(-1, -2)).sum(-1, keepdim=True)
+    if n == 1: return (a.transpose(-1, -2)*b).sum(-2, keepdim=True)
+    return None
+
+def _baddbmm(c, a, b, alpha=1.):
+    "c + alpha·(a @ b) with a task axis: `torch.baddbmm`, or `_unit_mm`'s fusible form under compile."
+    u = _unit_mm(a, b)
+    return torch.baddbmm(c, a, b, alpha=alpha) if u is None else c + alpha*u
+
+def _bmm(a, b):
+    "a @ b with a task axis: `torch.bmm`, or `_unit_mm`'s fusible form under compile."
+    u = _unit_mm(a, b)
+    return torch.bmm(a, b) if u is None else u
+
 def _lin(h, W, b):
     "A linear layer on [T, N, i] inputs: one flat product when `W` is shared ([o, i]), a batched one when per task ([T, o, i])."
+    u = _unit_mm(h, W.transpose(-1, -2))
+    if u is not None: return u + (b if W.dim() == 2 else b.unsqueeze(1))
     if W.dim() == 2: return torch.addmm(b, h.flatten(0, 1), W.t()).view(h.shape[0], h.shape[1], -1)
     return torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))
 
 def _back_in(d, W):
     "The gradient with respect to a layer's input, d·W: flat when `W` is shared."
+    u = _unit_mm(d, W)
+    if u is not None: return u
     if W.dim() == 2: return torch.mm(d.flatten(0, 1), W).view(d.shape[0], d.shape[1], -1)
     return torch.bmm(d, W)
 
@@ -213,6 +239,8 @@ def _pass(p, names, x, y, loss, value=True):
 def _mean_grad(d, inp, scale=1.):
     "`scale` × the mean over tasks of the weight gradient dᵀ·inp and of the bias gradient: one flat product each (the reduce folded in)."
     c, d2 = scale/d.shape[0], d.flatten(0, 1)
+    u = _unit_mm(d2.t(), inp.flatten(0, 1))
+    if u is not None: return u*c, d2.sum(0)*c
     zero = d2.new_zeros(())  # (beta=0: addmm only scales the product, in the same call)
     return torch.addmm(zero, d2.t(), inp.flatten(0, 1), beta=0, alpha=c), torch.addmv(zero, d2.t(), d2.new_ones(d2.shape[0]), beta=0, alpha=c)
 
@@ -221,7 +249,7 @@ def _per_task_step(p, names, hs, ds, lr):
     "Every task's parameters after one SGD step: p − lr·(per-task gradients), a [T, ...] tensor per parameter."
     out = {}
     for (w, b), inp, d in zip(names, hs, ds):
-        out[w] = torch.baddbmm(p[w].unsqueeze(0) if p[w].dim() == 2 else p[w], d.transpose(1, 2), inp, alpha=-lr)
+        out[w] = _baddbmm(p[w].unsqueeze(0) if p[w].dim() == 2 else p[w], d.transpose(1, 2), inp, alpha=-lr)
         out[b] = torch.sub(p[b], d.sum(1), alpha=lr)
     return out
 
@@ -230,7 +258,7 @@ def _adapted_forward(p, names, hs, ds, x, lr):
     h, T = x, x.shape[0]
     one = torch.ones((), dtype=x.dtype).expand(T, x.shape[1], hs[0].shape[1])
     for i, ((w, b), inp, d) in enumerate(zip(names, hs, ds)):
-        z = torch.baddbmm(_lin(h, p[w], p[b]), torch.baddbmm(one, h, inp.transpose(1, 2)), d, alpha=-lr)
+        z = _baddbmm(_lin(h, p[w], p[b]), _baddbmm(one, h, inp.transpose(1, 2)), d, alpha=-lr)
         h = z.relu() if i < len(names) - 1 else z
     return h
 
@@ -239,7 +267,7 @@ def _hvp_reduced(p, names, hs, ds, v, N, reduce):
     "Hessian of the mean-squared support loss at `p` times every task's `v` (closed form, R-operator); its mean over tasks if `reduce`."
     rhs, rh = [None], None
     for i, (w, b) in enumerate(names):  # R-forward
-        rz = torch.baddbmm(v[b].unsqueeze(1), hs[i], v[w].transpose(1, 2))
+        rz = _baddbmm(v[b].unsqueeze(1), hs[i], v[w].transpose(1, 2))
         if rh is not None: rz = rz + _back_in(rh, p[w].transpose(-1, -2))
         if i < len(names) - 1: rh = torch.ops.aten.threshold_backward(rz, hs[i + 1], 0.); rhs.append(rh)
     rd, hv, T = rz*(2./(N*rz.shape[2])), {}, rz.shape[0]
@@ -247,12 +275,14 @@ def _hvp_reduced(p, names, hs, ds, v, N, reduce):
         (w, b), inp, rinp, d = names[i], hs[i], rhs[i], ds[i]
         if reduce:  # only the mean over tasks is wanted: flat products over every task's points
             hv[w], hv[b] = _mean_grad(rd, inp)
-            if rinp is not None: hv[w] = hv[w].addmm_(d.flatten(0, 1).t(), rinp.flatten(0, 1), alpha=1/T)
+            if rinp is not None:
+                u = _unit_mm(d.flatten(0, 1).t(), rinp.flatten(0, 1))
+                hv[w] = hv[w].addmm_(d.flatten(0, 1).t(), rinp.flatten(0, 1), alpha=1/T) if u is None else hv[w] + u/T
         else:
-            hv[w] = torch.bmm(rd.transpose(1, 2), inp)
-            if rinp is not None: hv[w] = hv[w].baddbmm_(d.transpose(1, 2), rinp)
+            hv[w] = _bmm(rd.transpose(1, 2), inp)
+            if rinp is not None: hv[w] = _baddbmm(hv[w], d.transpose(1, 2), rinp)
             hv[b] = rd.sum(1)
-        if i > 0: rd = torch.ops.aten.threshold_backward(torch.baddbmm(_back_in(rd, p[w]), d, v[w]), inp, 0.)
+        if i > 0: rd = torch.ops.aten.threshold_backward(_baddbmm(_back_in(rd, p[w]), d, v[w]), inp, 0.)
     return hv
 
 # %% ../nbs/04b_batched.ipynb #e99510bd
@@ -292,7 +322,7 @@ def fused_direction(model, # an `MLP` with ReLU
             for (w, b), inp, d in zip(names, hq, dq): out[w], out[b] = _mean_grad(d, inp)
             return out, l
         v = {}
-        for (w, b), inp, d in zip(names, hq, dq): v[w], v[b] = torch.bmm(d.transpose(1, 2), inp), d.sum(1)
+        for (w, b), inp, d in zip(names, hq, dq): v[w], v[b] = _bmm(d.transpose(1, 2), inp), d.sum(1)
         for s in range(len(path) - 1, -1, -1):  # (I − lr·H) applied right to left; at θ itself only the mean is needed
             pi, hs, ds = path[s]
             hv = _hvp_reduced(pi, names, hs, ds, v, xs.shape[1], reduce=s == 0)
