@@ -13,12 +13,13 @@ from .mapreduce import as_batch, get_loss, map_loop
 from .batched import map_batched
 from .learners import make_learner
 from .training import fused_meta_step, provenance
+from .compiled import CompiledMetaStep, compile_status
 
 # %% auto #0
-__all__ = ['XLA_ONE_THREAD', 'EXECUTIONS', 'ONLY', 'tutorial_meta_step', 'pin_one_core', 'spread', 'measure', 'step_flops',
-           'flop_ceiling', 'jax_status', 'jax_direction', 'to_jax', 'jax_meta_step', 'jax_agreement', 'BenchRows',
-           'benchmark', 'format_bench', 'bench_json', 'save_bench', 'load_bench', 'bench_markdown', 'bench_takeaway',
-           'protocol_rates', 'profile_step', 'kernel_rates', 'compiled_rates']
+__all__ = ['XLA_ONE_THREAD', 'EXECUTIONS', 'ONLY', 'PROTOCOL_EXECUTIONS', 'tutorial_meta_step', 'pin_one_core', 'spread',
+           'measure', 'step_flops', 'flop_ceiling', 'jax_status', 'jax_direction', 'to_jax', 'jax_meta_step',
+           'jax_agreement', 'BenchRows', 'benchmark', 'format_bench', 'bench_json', 'save_bench', 'load_bench',
+           'bench_markdown', 'bench_takeaway', 'protocol_rates', 'profile_step', 'kernel_rates', 'compiled_rates']
 
 # %% ../nbs/04a_bench.ipynb #84625430
 def _sin_batch(T, K, seed=0):
@@ -173,6 +174,7 @@ def jax_agreement(algo:str='maml', inner_steps:int=1, T:int=16, K:int=10, seed:i
 EXECUTIONS = {'loop': "the tutorial's per-task loop (deepcopy + torch.optim.SGD per task)",
               'vmap': "the learner's map with torch.func.vmap", 'batched': "the learner's default map (closed forms)",
               'fused': "fused_direction: the reduce folded into the closed forms (opt-in)",
+              'compiled': "CompiledMetaStep: the fused meta-step and its SGD update as one torch.compile'd graph (opt-in)",
               'jax': "JAX jit(vmap) of the same meta-step (needs the bench extra)"} # the executions the benchmark can time
 # algo -> the executions it has, where not all: ANIL and Meta-SGD have no closed form (nor a JAX twin here); their
 # 'loop' is the learner's own per-task loop (`map_loop`), which adapts the head only / steps with the learned rates
@@ -193,6 +195,9 @@ def _cell_fns(algo, T, steps, width, executions, K=10, seed=0):
         elif ex == 'fused':
             learner = make_learner(algo, copy.deepcopy(model), inner_steps=steps, outer_opt='sgd', outer_lr=0.1)
             f = lambda learner=learner: fused_meta_step(learner, b)
+        elif ex == 'compiled':  # (compiles on its first call: `measure`'s warm-up, not a timed sample)
+            step = CompiledMetaStep(make_learner(algo, copy.deepcopy(model), inner_steps=steps, outer_opt='sgd', outer_lr=0.1))
+            f = lambda step=step: step(b)
         elif ex == 'loop' and algo in ONLY:
             learner = make_learner(algo, copy.deepcopy(model), inner_steps=steps, outer_opt='sgd', outer_lr=0.1, execution='loop')
             f = lambda learner=learner: learner.meta_step(b)
@@ -236,12 +241,14 @@ def benchmark(algos=('reptile', 'fomaml', 'maml'), # algorithms to time
     "Tasks per CPU-second of whole meta-steps, every execution timed interleaved with the others on the same tasks: `BenchRows`."
     bad = [e for e in executions if e not in EXECUTIONS]
     if bad: raise ValueError(f"unknown execution {bad[0]!r}; valid: {list(EXECUTIONS)}")
-    pinned, why = pin_one_core(threads), (jax_status() if 'jax' in executions else None)
-    runnable, sample = [e for e in executions if not (e == 'jax' and why)], budget/reps if budget else sample
+    pinned, sample = pin_one_core(threads), budget/reps if budget else sample
+    absent = {e: w for e, w in (('jax', jax_status() if 'jax' in executions else None),
+                                ('compiled', compile_status() if 'compiled' in executions else None)) if w}  # what cannot run here, and why
+    runnable = [e for e in executions if e not in absent]
     ceiling, rows = flop_ceiling(), BenchRows()
     for algo in algos:
         has = ONLY.get(algo, tuple(EXECUTIONS))
-        skip = {**({'jax': why} if why else {}), **{e: f"{algo} has no {e} execution" for e in executions if e not in has}}
+        skip = {**absent, **{e: f"{algo} has no {e} execution" for e in executions if e not in has}}
         for w in widths:
             for steps in inner_steps:
                 for T in meta_batches:
@@ -347,12 +354,19 @@ def _jax_adam(direction, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
         return p, (t, m, v), l
     return jax.jit(step)
 
+PROTOCOL_EXECUTIONS = {'batched': "the Trainer with the learner's default map", 'vmap': 'the Trainer with the vmap map',
+                       'fused': 'Trainer(fused=True)', 'compiled': 'Trainer(compile=True): the meta-step as one compiled graph',
+                       'compiled+torch': "Trainer(compile=True, sampler='torch'): and tasks drawn by torch",
+                       'jax': 'the same loop in JAX: numpy sampling, a jitted meta-step with Adam'} # what `protocol_rates` can time
+
 def protocol_rates(steps_per_sample:int=50, # meta-steps per timed sample
                    reps:int=5, # interleaved samples
                    algo:str='maml', inner_steps:int=1, meta_batch:int=25, # the MAML protocol: one inner step, 25 tasks, Adam
-                   executions=('batched', 'fused', 'jax')): # 'batched' or 'vmap' (the Trainer), 'fused' (Trainer(fused=True)), 'jax'
-    "ms of CPU per meta-step of the MAML protocol end to end (numpy task sampling, map, reduce, Adam): the Trainer vs JAX."
+                   executions=('batched', 'fused', 'compiled', 'compiled+torch', 'jax')): # see `PROTOCOL_EXECUTIONS`
+    "ms of CPU per meta-step of the MAML protocol end to end (task sampling, map, reduce, Adam): the Trainer vs JAX."
     from metamr_nb.training import Trainer
+    bad = [e for e in executions if e not in PROTOCOL_EXECUTIONS]
+    if bad: raise ValueError(f"unknown protocol execution {bad[0]!r}; valid: {list(PROTOCOL_EXECUTIONS)}")
     pinned, why = pin_one_core(1), jax_status()
     fam, fns = Sinusoid.maml(), {}
     for ex in executions:
@@ -368,15 +382,19 @@ def protocol_rates(steps_per_sample:int=50, # meta-steps per timed sample
                     ts = fam.sample(meta_batch, 10, 10, rng=rng)
                     st[0], st[1], l = step(st[0], st[1], *(ts.x_support, ts.y_support, ts.x_query, ts.y_query))
                     float(l)  # the Trainer checks every step's loss: so does this loop
+        elif ex.startswith('compiled') and compile_status(): continue
         else:
             torch.manual_seed(0)
-            learner = make_learner(algo, MLP(), inner_steps=inner_steps, execution='batched' if ex == 'fused' else ex)
-            tr = Trainer(learner, fam, meta_batch=meta_batch, val_tasks=1, fused=ex == 'fused')
+            learner = make_learner(algo, MLP(), inner_steps=inner_steps, execution='vmap' if ex == 'vmap' else 'batched')
+            tr = Trainer(learner, fam, meta_batch=meta_batch, val_tasks=1, fused=ex == 'fused', compile=ex.startswith('compiled'),
+                         sampler='torch' if ex == 'compiled+torch' else 'numpy')
             f = lambda tr=tr: tr.fit(tr.step + steps_per_sample)
         fns[ex] = f
     times = measure(fns, reps, sample=0)
     rows = {ex: spread([t*1e3/steps_per_sample for t in ts]) for ex, ts in times.items()}
-    return {'ms_per_step': rows, 'skipped': {'jax': why} if why else {}, 'pinned': pinned, 'algo': algo,
+    skipped = {**({'jax': why} if why and 'jax' in executions else {}),
+               **{e: compile_status() for e in executions if e.startswith('compiled') and compile_status()}}
+    return {'ms_per_step': rows, 'skipped': skipped, 'pinned': pinned, 'algo': algo,
             'inner_steps': inner_steps, 'meta_batch': meta_batch, 'provenance': provenance()}
 
 # %% ../nbs/04a_bench.ipynb #7db824d9

@@ -205,7 +205,7 @@ def data_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
 # %% ../nbs/10_cli.ipynb #27c68451
 _TRAIN_COMMON = ('family', 'data', 'algo', 'model', 'widths', 'activation', 'init', 'init_from', 'zero_head', 'hidden', 'norm', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
                  'inner_lr', 'outer_opt', 'outer_lr', 'execution', 'steps', 'seed', 'out', 'resume', 'eval_every',
-                 'ckpt_every', 'val_tasks', 'threads', 'quiet', 'nproc', 'port', 'max_restarts', 'fallback', 'safeguard')
+                 'ckpt_every', 'val_tasks', 'threads', 'quiet', 'nproc', 'port', 'max_restarts', 'fallback', 'safeguard', 'compile', 'sampler')
 def _widths(text):
     try: w = [int(v) for v in text.split(',') if v.strip()]
     except ValueError: w = None
@@ -258,6 +258,10 @@ def train_parser():
     a('--val-tasks', type=int, default=100, metavar='N', help='fixed validation tasks (default: 100)')
     a('--safeguard', action='store_true', help="validation adapts with the safeguarded inner step (metamr_eval --safeguard); "
       "training itself is unchanged")
+    a('--compile', action='store_true', help="each meta-step as one torch.compile'd graph (Reptile, FOMAML, MAML on a ReLU MLP "
+      "with mse; the same update to float tolerance; compiling takes seconds, once)")
+    a('--sampler', default='numpy', choices=['numpy', 'torch'], help="who draws the tasks: numpy (a TaskSet per meta-batch, the "
+      "stream every saved result used) or torch (sinusoids only: the same distribution, another stream, no numpy round trip) (default: numpy)")
     a('--threads', type=int, default=1, metavar='N', help='torch threads (default: 1; more is slower for small models)')
     a('--quiet', action='store_true', help='no progress bar')
     a('--device', default='cpu', metavar='DEV', help='where to train: cpu or cuda (cuda:N); the network and every meta-batch go there (default: cpu)')
@@ -321,6 +325,7 @@ def train_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     try: check_device(args.device)
     except ValueError as e: fail(f'--device: {e}')
     if args.device != 'cpu' and o['nproc'] > 1: fail('--device cuda trains in one process; drop --nproc (or use --device cpu)')
+    if args.device != 'cpu' and o.get('compile'): fail('--compile is built and tested for the CPU; drop it with --device cuda')
     out = Path(args.out)
     if out.exists() and not out.is_dir(): fail(f"--out {out} is a file; a run needs a folder: choose another --out")
     lock = RunLock(out)
@@ -528,7 +533,7 @@ def bench_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     "`metamr_bench`: the meta-training throughput benchmark, executions interleaved, medians and spread."
     import json
     p = argparse.ArgumentParser(prog='metamr_bench', description='Meta-training tasks per CPU-second: the tutorial per-task loop, the '
-                                'batched maps, the fused meta-step and JAX jit(vmap), interleaved in one run on one pinned thread; '
+                                'batched maps, the fused and the compiled meta-step and JAX jit(vmap), interleaved in one run on one pinned thread; '
                                 'medians with interquartile ranges and paired ratios.')
     p.add_argument('--json', action='store_true', help='print the result (rows and provenance) as JSON')
     p.add_argument('--out', metavar='FILE', help='also save the result, with its provenance, as JSON in FILE')
@@ -537,8 +542,8 @@ def bench_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
     p.add_argument('--meta-batches', default='4,32,256', help='meta-batch sizes (default: 4,32,256)')
     p.add_argument('--inner-steps', default='1,5', help='inner step counts (default: 1,5)')
     p.add_argument('--widths', default='40', help='hidden widths of the 1-w-w-1 MLP (default: 40)')
-    p.add_argument('--executions', default='loop,vmap,batched,fused,jax', help='what to time (default: all of loop,vmap,batched,fused,jax; '
-                   "jax needs pip install -e '.[bench]')")
+    p.add_argument('--executions', default='loop,vmap,batched,fused,compiled,jax', help='what to time (default: all of '
+                   "loop,vmap,batched,fused,compiled,jax; compiled compiles each cell's meta-step first, seconds each; jax needs pip install -e '.[bench]')")
     p.add_argument('--reps', type=int, default=7, help='interleaved samples per execution (default: 7)')
     p.add_argument('--sample', type=float, default=0.05, help='CPU seconds one sample lasts at least (default: 0.05)')
     p.add_argument('--protocol', action='store_true', help='also time the MAML protocol end to end (ms per meta-step)')

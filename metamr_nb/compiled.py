@@ -8,24 +8,33 @@ import math
 import torch
 from .models import MLP
 from .batched import FUSED_ALGOS, closed_form_layers, fused_direction
+from .learners import FOMAML, MAML, Reptile
 
 # %% auto #0
-__all__ = ['torch_tasks', 'CompiledMetaStep']
+__all__ = ['torch_tasks', 'compile_status', 'CompiledMetaStep']
 
 # %% ../nbs/04c_compiled.ipynb #9bde5a04
 def torch_tasks(family): # a task family
     "A function (T, K, Q, generator=None) → `as_batch` tensors that draws `family`'s tasks with torch; None where there is none."
     from metamr_nb.signals import Sinusoid  # (the data layer itself needs no torch)
     if type(family) is not Sinusoid: return None
-    ranges, ((slo, shi), (qlo, qhi)), (s_sd, q_sd) = family.ranges, family._x_bounds(None), family._noise_std(None)
-    def u(lo, hi, shape, g): return torch.rand(shape, generator=g).mul_(hi - lo).add_(lo)  # U[lo, hi), as numpy's uniform
+    (slo, shi), (qlo, qhi) = family._x_bounds(None)
+    s_sd, q_sd = family._noise_std(None)
+    bounds = [family.ranges[k] for k in ('amplitude', 'phase', 'frequency')]
+    scales = {}  # (K, Q) → each number's low end and width
     def sample(T:int, K:int, Q:int, generator:torch.Generator=None) -> dict:
-        A, phi, f = (u(*ranges[k], (T, 1, 1), generator) for k in ('amplitude', 'phase', 'frequency'))
-        xs, xq = u(slo, shi, (T, K, 1), generator), u(qlo, qhi, (T, Q, 1), generator)
-        ys, yq = A*torch.sin(f*xs - phi), A*torch.sin(f*xq - phi)
+        # one uniform draw per task holds all its numbers: A, φ, f, then K support and Q query inputs, each
+        # scaled to its range in one fused multiply-add (a meta-batch in a handful of calls, not one per number)
+        if (K, Q) not in scales:
+            scales[K, Q] = (torch.tensor([lo for lo, _ in bounds] + [slo]*K + [qlo]*Q),
+                            torch.tensor([hi - lo for lo, hi in bounds] + [shi - slo]*K + [qhi - qlo]*Q))
+        u = torch.addcmul(scales[K, Q][0], torch.rand(T, 3 + K + Q, generator=generator), scales[K, Q][1])
+        A, phi, f, x = u[:, 0, None, None], u[:, 1, None, None], u[:, 2, None, None], u[:, 3:, None]
+        y = A*torch.sin(f*x - phi)
+        ys, yq = y[:, :K], y[:, K:]
         if s_sd: ys = ys + s_sd*torch.randn(ys.shape, generator=generator)
         if q_sd: yq = yq + q_sd*torch.randn(yq.shape, generator=generator)
-        return {'x_support': xs, 'y_support': ys, 'x_query': xq, 'y_query': yq}
+        return {'x_support': x[:, :K], 'y_support': ys, 'x_query': x[:, K:], 'y_query': yq}
     return sample
 
 # %% ../nbs/04c_compiled.ipynb #07ecf9b5
@@ -66,6 +75,13 @@ def _meta_step_graph(model, names, algo, inner_steps, inner_lr, kind, betas, eps
             return l.mean()
     return graph
 
+# %% ../nbs/04c_compiled.ipynb #dff709e7
+def compile_status():
+    "None when `torch.compile` can build CPU code here (a C++ compiler on PATH), else why it cannot."
+    import os, shutil
+    if any(shutil.which(c) for c in filter(None, (os.environ.get('CXX'), 'g++', 'c++', 'clang++'))): return None
+    return "no C++ compiler on PATH (torch.compile builds C++ on a CPU): install g++ (apt-get install g++) or set CXX"
+
 # %% ../nbs/04c_compiled.ipynb #9d7bd092
 class CompiledMetaStep:
     "A learner's meta-step as one `torch.compile`d graph: call it with a batch, as `learner.meta_step`; returns the same statistics."
@@ -73,8 +89,8 @@ class CompiledMetaStep:
                  learner, # a Reptile, FOMAML or MAML learner of a ReLU `MLP`, loss 'mse', outer optimiser SGD or Adam
                  cpp_wrapper:bool=True): # the graph's glue code in C++ too (fewer Python calls per meta-step)
         m = learner.model
-        if getattr(learner, 'algo', None) not in FUSED_ALGOS or closed_form_layers(m, learner.loss) is None \
-                or m.config['activation'] != 'relu' or learner.loss != 'mse' or getattr(learner, 'adapts', None) is not None:
+        if type(learner) not in (Reptile, FOMAML, MAML) or closed_form_layers(m, learner.loss) is None \
+                or m.config['activation'] != 'relu' or learner.loss != 'mse' or learner.adapts is not None:
             raise ValueError(f"the compiled meta-step covers {FUSED_ALGOS} learners of a ReLU MLP with loss 'mse', not "
                              f"{type(learner).__name__} of {type(m).__name__} with loss {getattr(learner, 'loss', None)!r}; leave compile out")
         self.learner, self.kind, self.cpp_wrapper, self.graphs = learner, _outer_kind(learner.opt), cpp_wrapper, {}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 # %% ../nbs/11_architecture.ipynb #50c5cc55
 LAYERS = [('tasks', 'signals', 'gp', 'shapes', 'images', 'models', 'layers'), ('mapreduce', 'batched'),
-          ('learners', 'cnp', 'attentive', 'protonet', 'compiled'), ('registry',), ('training',),
+          ('learners', 'cnp', 'attentive', 'protonet'), ('registry', 'compiled'), ('training',),
           ('inference', 'runs', 'bench', 'experiments', 'fidelity', 'studies', 'shape_kinds', 'compare', 'shelf'),
           ('distributed',), ('cli',), ('viz',), ('live',), ('sinusoid_app', 'stepper_app', 'shape_app', 'cnp_app')]  # bottom to top
 LAYER = {m: i for i, ms in enumerate(LAYERS) for m in ms}  # module -> its layer

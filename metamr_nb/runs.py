@@ -130,6 +130,9 @@ def check_train_args(o:dict, fail):
     for k in ('eval_every', 'ckpt_every'):
         if o[k] < 0: fail(f"--{k.replace('_', '-')} is {o[k]}; it must be 0 (never) or more")
     if o.get('hidden', 32) < 1: fail(f"--hidden is {o['hidden']}; a ConvNet block needs at least 1 channel")
+    if o.get('compile') and o['nproc'] > 1: fail(f"--compile compiles the meta-step of one process; drop --nproc {o['nproc']} (or --compile)")
+    if o.get('sampler', 'numpy') == 'torch' and (o.get('data') or o.get('family') != 'sinusoid'):
+        fail(f"--sampler torch draws fresh sinusoid tasks only, not {'--data' if o.get('data') else o.get('family')}; use --sampler numpy")
     if _network(o['algo']) and o['nproc'] > o['meta_batch']:  # (a set encoder draws its context size on every rank)
         fail(f"--nproc {o['nproc']} is more than --meta-batch {o['meta_batch']}: {o['algo']} needs at least one task on every "
              f"rank; use --nproc {o['meta_batch']} or fewer")
@@ -266,7 +269,8 @@ def build_training(o:dict, # the resolved options (as stored in config.json's 'c
                                anneal_steps=o.get('anneal_steps', o['steps'] if o['algo'] == 'reptile' and o['outer_opt'] == 'sgd' else 0))
         return Trainer(learner, source, meta_batch=o['meta_batch'], shots=o['shots'], queries=o['queries'], seed=o['seed'],
                        out=o['out'], eval_every=o['eval_every'], val_tasks=o['val_tasks'], ckpt_every=o['ckpt_every'],
-                       progress=not o['quiet'], config={'cli': o, **start}, safeguard=o.get('safeguard', False))
+                       progress=not o['quiet'], config={'cli': o, **start}, safeguard=o.get('safeguard', False),
+                       compile=o.get('compile', False), sampler=o.get('sampler', 'numpy'))
     except ValueError as e: fail(str(e))
 
 # %% ../nbs/07b_runs.ipynb #8c03d7aa

@@ -14,6 +14,7 @@ from .tasks import TaskSet, write_atomic, clean_stale_tmp
 from .mapreduce import as_batch
 from .learners import GRADIENT_LEARNERS, Learner
 from .batched import fused_direction
+from .compiled import CompiledMetaStep, torch_tasks
 
 # %% auto #0
 __all__ = ['ARITHMETIC_ENV', 'RESUME_FREE', 'Callback', 'Recorder', 'TrainingDiverged', 'adapted_query_loss', 'CheckpointError',
@@ -213,7 +214,9 @@ class Trainer:
                  progress:bool=False, # show a progress bar
                  config:dict=None, # extra configuration stored with checkpoints (e.g. the command line)
                  safeguard:bool=False, # validation adapts with the safeguarded inner step (training itself does not change)
-                 fused:bool=False): # opt-in: meta-steps by `fused_meta_step` (the same update to float tolerance, not bitwise)
+                 fused:bool=False, # opt-in: meta-steps by `fused_meta_step` (the same update to float tolerance, not bitwise)
+                 compile:bool=False, # opt-in: each meta-step as one compiled graph (`CompiledMetaStep`; compiles on the first step)
+                 sampler:str='numpy'): # 'numpy': `source.sample`; 'torch': `torch_tasks`, from a torch generator of its own
         if int(meta_batch) != meta_batch or meta_batch < 1: raise ValueError(f"meta_batch is {meta_batch}; it must be >= 1")
         if isinstance(source, TaskSet) and meta_batch > len(source):
             raise ValueError(f"meta_batch {meta_batch} is larger than the fixed task set ({len(source)} tasks); "
@@ -227,7 +230,13 @@ class Trainer:
         self.callbacks, self.progress, self.config, self.safeguard = list(callbacks), progress, dict(config or {}), bool(safeguard)
         self.fused, self.device = bool(fused), torch.device('cpu')
         if self.fused: check_fused(learner)
+        self.compiled = CompiledMetaStep(learner) if compile else None
+        if sampler not in ('numpy', 'torch'): raise ValueError(f"unknown sampler {sampler!r}; valid: 'numpy', 'torch'")
+        self.sampler, self._draw = sampler, None if sampler == 'numpy' or isinstance(source, TaskSet) else torch_tasks(source)
+        if sampler == 'torch' and self._draw is None:
+            raise ValueError(f"sampler 'torch' draws fresh sinusoid tasks only, not {type(source).__name__} tasks; use sampler 'numpy'")
         self.step, self.rng, self._order, self._pos = 0, np.random.default_rng(self.seed), None, 0
+        self.gen = torch.Generator().manual_seed(self.seed) if self._draw is not None else None  # the torch sampler's
         torch.manual_seed(self.seed)
         if isinstance(val_tasks, TaskSet): self.val = val_tasks
         elif isinstance(source, TaskSet): self.val = source[:min(int(val_tasks), len(source))]
@@ -236,6 +245,7 @@ class Trainer:
 
     def next_batch(self):
         "The next meta-batch: fresh tasks from a family, or the next tasks of a shuffled fixed set."
+        if self._draw is not None: return self._draw(self.meta_batch, self.shots, self.queries, self.gen)
         if not isinstance(self.source, TaskSet):
             return self.source.sample(self.meta_batch, self.shots, self.queries, rng=self.rng)
         if self._order is None or self._pos + self.meta_batch > len(self._order):
@@ -246,11 +256,11 @@ class Trainer:
 # %% ../nbs/06_training.ipynb #e040ac26
 @patch
 def state(self:Trainer):
-    "Everything needed to continue exactly: learner, step, both RNGs, the fixed-set order."
+    "Everything needed to continue exactly: learner, step, the RNGs (numpy's, torch's, the torch sampler's), the fixed-set order."
     return {'learner': self.learner.state_dict(), 'step': self.step,
             'np_rng': json.dumps(self.rng.bit_generator.state), 'torch_rng': torch.get_rng_state(),
             'order': torch.as_tensor(self._order if self._order is not None else np.zeros(0, np.int64)),
-            'pos': self._pos, 'run': json.dumps(self.run_config())}
+            'pos': self._pos, 'run': json.dumps(self.run_config()), **({'torch_gen': self.gen.get_state()} if self.gen is not None else {})}
 
 @patch
 def set_state(self:Trainer, st:dict):
@@ -259,6 +269,9 @@ def set_state(self:Trainer, st:dict):
     self.step = int(st['step'])
     self.rng.bit_generator.state = json.loads(st['np_rng'])
     torch.set_rng_state(st['torch_rng'])
+    if self.gen is not None:
+        if 'torch_gen' not in st: raise ValueError("this checkpoint was written by a trainer with the numpy sampler; resume it with sampler 'numpy'")
+        self.gen.set_state(st['torch_gen'])
     order = st['order'].numpy()
     self._order, self._pos = (order if len(order) else None), int(st['pos'])
     self._losses = []  # losses buffered for TensorBoard belong to the steps before the restored one
@@ -273,7 +286,8 @@ def run_config(self:Trainer):
             'trainer': {'meta_batch': self.meta_batch, 'shots': self.shots, 'queries': self.queries,
                         'seed': self.seed, 'eval_every': self.eval_every, 'ckpt_every': self.ckpt_every,
                         'log_every': self.log_every, **({'safeguard': True} if self.safeguard else {}),
-                        **({'fused': True} if self.fused else {})},
+                        **({'fused': True} if self.fused else {}), **({'compile': True} if self.compiled else {}),
+                        **({'sampler': self.sampler} if self.sampler != 'numpy' else {})},
             'source': source, **self.config}
 
 @patch
@@ -337,7 +351,8 @@ def fit(self:Trainer, steps:int):
         while self.step < steps and not self.stop_requested:
             batch = self.next_batch()
             if self.device.type != 'cpu': batch = {k: v.to(self.device) for k, v in as_batch(batch).items()}
-            stats = fused_meta_step(self.learner, batch) if self.fused else self.learner.meta_step(batch)
+            if self.compiled is not None: stats = self.compiled(batch if isinstance(batch, dict) else as_batch(batch))
+            else: stats = fused_meta_step(self.learner, batch) if self.fused else self.learner.meta_step(batch)
             self.step += 1
             ckpt = self.ckpt_every and self.step % self.ckpt_every == 0 and self.step < steps
             # the loss every step; the parameters before anything is written (a NaN there shows in the next loss anyway)
@@ -379,7 +394,10 @@ def check_device(device) -> torch.device: # 'cpu', 'cuda' or 'cuda:N'
 @patch
 def to(self:Trainer, device): # 'cpu', 'cuda' or 'cuda:N'
     "Train on `device`: the learner's network moves there, and every meta-batch follows it; returns the trainer."
-    self.device = check_device(device)
+    d = check_device(device)
+    if self.compiled is not None and d.type != 'cpu':
+        raise ValueError(f"the compiled meta-step is built and tested for the CPU, not {device!r}; on a GPU leave compile out")
+    self.device = d
     self.learner.model.to(self.device)  # (in place: the optimiser keeps the same parameters)
     return self
 

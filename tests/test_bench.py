@@ -40,3 +40,15 @@ def test_protocol_rates_are_well_formed():
     res = bench.protocol_rates(steps_per_sample=2, reps=2, executions=('batched', 'fused', 'jax'))
     assert set(res['ms_per_step']) | set(res['skipped']) == {'batched', 'fused', 'jax'}
     assert all(s['min'] <= s['median'] <= s['max'] and s['n'] == 2 for s in res['ms_per_step'].values())
+
+
+def test_without_a_compiler_the_compiled_columns_say_why(monkeypatch):
+    why = 'no C++ compiler on PATH (torch.compile builds C++ on a CPU): install g++ (apt-get install g++) or set CXX'
+    monkeypatch.setattr(bench, 'compile_status', lambda: why)
+    rows = bench.benchmark(('reptile',), (4,), (1,), executions=('batched', 'compiled'), reps=2, sample=0.001)
+    assert rows[0]['skipped'] == {'compiled': why} and 'compiled_tasks_s' not in rows[0] and 'batched_tasks_s' in rows[0]
+    assert 'no C++ compiler' in bench.format_bench(rows)
+    res = bench.protocol_rates(steps_per_sample=2, reps=2, executions=('batched', 'compiled', 'compiled+torch'))
+    assert set(res['ms_per_step']) == {'batched'} and set(res['skipped']) == {'compiled', 'compiled+torch'}
+    with pytest.raises(ValueError, match="valid: \\['batched'"):
+        bench.protocol_rates(executions=('numba',))

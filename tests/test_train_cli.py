@@ -110,3 +110,30 @@ def test_device_cuda_trains_on_the_gpu(tmp_path):
             '--val-tasks', 5, '--quiet', '--out', tmp_path/'run')
     assert p.returncode == 0, p.stderr
     assert (tmp_path/'run'/'checkpoint.pt').exists()
+
+
+def test_compiled_run_resumes_bit_for_bit(tmp_path):
+    "--compile --sampler torch: one run of 40 steps and one of 20 + a resume to 40 end with the same weights, bit for bit."
+    import torch
+    common = ('--algo', 'maml', '--meta-batch', 5, '--eval-every', 0, '--val-tasks', 5, '--compile', '--sampler', 'torch', '--quiet')
+    whole = cli('metamr_train', *common, '--steps', 40, '--out', tmp_path/'whole', timeout=900)
+    assert whole.returncode == 0, whole.stderr
+    half = cli('metamr_train', *common, '--steps', 20, '--out', tmp_path/'half', timeout=900)
+    assert half.returncode == 0, half.stderr
+    again = cli('metamr_train', '--resume', '--steps', 40, '--quiet', '--out', tmp_path/'half', timeout=900)
+    assert again.returncode == 0 and 'steps 20->40' in again.stdout, again.stderr
+    cfg = json.loads((tmp_path/'half'/'config.json').read_text())
+    assert cfg['trainer']['compile'] is True and cfg['trainer']['sampler'] == 'torch'
+    a, b = (torch.load(tmp_path/n/'checkpoint.pt', weights_only=False)['learner']['model'] for n in ('whole', 'half'))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--compile', '--nproc', '2'], 'drop --nproc 2'),
+    (['--sampler', 'torch', '--family', 'linear'], 'draws fresh sinusoid tasks only, not linear; use --sampler numpy'),
+    (['--compile', '--algo', 'anil'], 'leave compile out'),
+    (['--compile', '--activation', 'tanh'], 'leave compile out'),
+])
+def test_compile_refusals(tmp_path, args, message):
+    p = cli('metamr_train', *args, '--steps', 2, '--quiet', '--out', tmp_path/'r')
+    assert p.returncode == 2 and message in p.stderr and 'Traceback' not in p.stderr, p.stderr

@@ -1,0 +1,64 @@
+"""The MAML sinusoid protocol end to end, timed as a user runs it (issue #21): `metamr_train` for 70,000 meta-steps on
+one thread, once as it trains by default and once with `--compile --sampler torch`, each followed by `metamr_eval`
+on 1,000 held-out tasks, so that the faster run is seen to learn as well. Writes a results file with provenance.
+
+    python scripts/protocol_time.py --out results/protocol_time.json
+
+The compiled run starts from an empty compile cache (TORCHINDUCTOR_CACHE_DIR in a fresh folder): its time includes
+compiling, as a user's first run does. Times are CPU seconds of the command (user + system, from the OS), and the
+wall time beside them; the runs go one after the other, so run this on an otherwise idle machine."""
+import argparse, json, os, resource, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PROTOCOL = ['--family', 'sinusoid', '--algo', 'maml', '--shots', '10', '--meta-batch', '25', '--inner-steps', '1',
+            '--inner-lr', '0.01', '--threads', '1', '--quiet']  # the README's MAML protocol (its --init maml aside: torch's start)
+VARIANTS = {'default': [], 'compiled': ['--compile', '--sampler', 'torch']}
+
+
+def _exe(name):
+    exe = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if not exe: sys.exit(f"{name} is not installed; run `make setup` first")
+    return exe
+
+
+def run_variant(name:str, extra:list, steps:int, work:Path) -> dict:
+    "Train one variant in `work/name`, timed, then evaluate it."
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'TORCHINDUCTOR_CACHE_DIR': str(work/f'{name}_compile_cache')}
+    cmd = [_exe('metamr_train'), *PROTOCOL, '--steps', str(steps), *extra, '--out', str(work/name)]
+    before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall, after = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode: sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    ev = subprocess.run([_exe('metamr_eval'), str(work/name), '--tasks', '1000', '--steps', '0,1,5,10', '--json'],
+                        env=env, capture_output=True, text=True)
+    if ev.returncode: sys.exit(f"metamr_eval failed ({ev.returncode}):\n{ev.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"{name:9} {cpu:6.1f} s of CPU, {wall:6.1f} s wall: {p.stdout.strip()}", flush=True)
+    return {'command': ' '.join(['metamr_train', *PROTOCOL, '--steps', str(steps), *extra, '--out', f'RUN/{name}']),
+            'cpu_s': cpu, 'wall_s': wall, 'trainer_says': p.stdout.strip(), 'eval': json.loads(ev.stdout)['steps']}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--out', default=None, help='results file to write (default: print only)')
+    ap.add_argument('--steps', type=int, default=70_000, help='meta-steps (default: 70000, the protocol)')
+    ap.add_argument('--work', default=None, help='folder for the runs (default: a temporary one, removed)')
+    a = ap.parse_args(argv)
+    from metamr_nb.training import provenance
+    pv = provenance(['python', 'scripts/protocol_time.py', *(argv if argv is not None else sys.argv[1:])])  # before anything is written
+    work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix='protocol_time_'))
+    try: runs = {name: run_variant(name, extra, a.steps, work) for name, extra in VARIANTS.items()}
+    finally:
+        if not a.work: shutil.rmtree(work, ignore_errors=True)
+    pv['threads'] = 1  # each run's --threads 1 (this script itself computes nothing)
+    res = {'provenance': pv, 'steps': a.steps, 'target_cpu_s': 60, 'runs': runs}
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(res, indent=1) + '\n')
+        print(f"wrote {a.out}")
+    return res
+
+
+if __name__ == '__main__': main()
