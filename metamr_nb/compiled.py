@@ -82,6 +82,18 @@ def compile_status():
     if any(shutil.which(c) for c in filter(None, (os.environ.get('CXX'), 'g++', 'c++', 'clang++'))): return None
     return "no C++ compiler on PATH (torch.compile builds C++ on a CPU): install g++ (apt-get install g++) or set CXX"
 
+# %% ../nbs/04c_compiled.ipynb #5c1e07aa
+def _inductor_options(cpp_wrapper:bool) -> dict:
+    "Inductor settings for one graph built once: C++ glue if asked, and the two first-build costs that buy nothing here cut."
+    import os
+    opts = {'cpp_wrapper': cpp_wrapper,
+            # a precompiled header pays only when many graphs share it: for one graph it doubles the C++ build (~5 s)
+            'cpp_cache_precompile_headers': False}
+    # torch probes each vector ISA the CPU reports by compiling a test file (~3 s each, three on an AVX-512 CPU) before
+    # it uses the one it runs itself; trust the CPU's report unless the user has set TORCHINDUCTOR_VEC_ISA_OK either way
+    if 'TORCHINDUCTOR_VEC_ISA_OK' not in os.environ: opts['cpp.vec_isa_ok'] = True
+    return opts
+
 # %% ../nbs/04c_compiled.ipynb #9d7bd092
 class CompiledMetaStep:
     "A learner's meta-step as one `torch.compile`d graph: call it with a batch, as `learner.meta_step`; returns the same statistics."
@@ -102,7 +114,7 @@ class CompiledMetaStep:
         key = (l.algo, int(l.inner_steps), float(l.inner_lr))
         if key not in self.graphs:
             fn = _meta_step_graph(l.model, list(l.params), *key, *self.kind)
-            self.graphs[key] = torch.compile(fn, dynamic=False, fullgraph=True, options={'cpp_wrapper': self.cpp_wrapper})
+            self.graphs[key] = torch.compile(fn, dynamic=False, fullgraph=True, options=_inductor_options(self.cpp_wrapper))
         return self.graphs[key]
 
     def __call__(self, batch:dict) -> dict: # `as_batch` tensors with query points
@@ -114,6 +126,7 @@ class CompiledMetaStep:
         try: loss = self._graph()(params, states, self._lr, batch['x_support'], batch['y_support'], batch['x_query'], batch['y_query'])
         except torch._dynamo.exc.BackendCompilerFailed as e:
             raise RuntimeError(f"torch.compile could not build the meta-step here ({type(e.inner_exception).__name__}); on a CPU it needs a "
-                               f"C++ compiler (g++ or clang++ on PATH). Install one, or leave compile out") from e
+                               f"C++ compiler (g++ or clang++ on PATH). Install one, or leave compile out (where the compiler lacks the CPU's vector "
+                               f"instructions, TORCHINDUCTOR_VEC_ISA_OK=0 has torch test each one first)") from e
         if l.sched is not None: l.sched.step()
         return {'loss': float(loss), 'outer_lr': lr}

@@ -360,7 +360,7 @@ def fit(self:Trainer, steps:int):
             good = stats
             self._losses.append(stats['loss'])  # TensorBoard gets their mean every log_every steps: a write costs ~0.1 ms
             if self.step % self.log_every == 0 or self.step >= steps: self._flush_losses(stats)
-            bar.update(1); bar.set_postfix(loss=f"{stats['loss']:.3f}", refresh=False)
+            if self.progress: bar.update(1); bar.set_postfix(loss=f"{stats['loss']:.3f}", refresh=False)  # (the string costs per step)
             if self.eval_every and self.step % self.eval_every == 0: self.evaluate()
             if ckpt: self.checkpoint()
             for cb in self.callbacks:
