@@ -94,6 +94,13 @@ def _inductor_options(cpp_wrapper:bool) -> dict:
     if 'TORCHINDUCTOR_VEC_ISA_OK' not in os.environ: opts['cpp.vec_isa_ok'] = True
     return opts
 
+_BATCH_KEYS = ('x_support', 'y_support', 'x_query', 'y_query')
+
+def _own_code(f):
+    "`f` with a copy of its code object (same closure): torch.compile then keeps its compiled versions apart from `f`'s."
+    import types
+    return types.FunctionType(f.__code__.replace(), f.__globals__, f.__name__, f.__defaults__, f.__closure__)
+
 # %% ../nbs/04c_compiled.ipynb #9d7bd092
 class CompiledMetaStep:
     "A learner's meta-step as one `torch.compile`d graph: call it with a batch, as `learner.meta_step`; returns the same statistics."
@@ -108,14 +115,17 @@ class CompiledMetaStep:
         self.learner, self.kind, self.cpp_wrapper, self.graphs = learner, _outer_kind(learner.opt), cpp_wrapper, {}
         self._lr = torch.zeros(())
 
-    def _graph(self):
-        "The compiled graph for the learner's current inner-loop settings (compiled on first use, kept per setting)."
+    def _graph(self, batch:dict):
+        "The compiled graph for the learner's inner-loop settings and the batch's shapes (compiled on first use, then kept)."
         l = self.learner
         key = (l.algo, int(l.inner_steps), float(l.inner_lr))
-        if key not in self.graphs:
-            fn = _meta_step_graph(l.model, list(l.params), *key, *self.kind)
-            self.graphs[key] = torch.compile(fn, dynamic=False, fullgraph=True, options=_inductor_options(self.cpp_wrapper))
-        return self.graphs[key]
+        shapes = tuple(tuple(batch[k].shape) for k in _BATCH_KEYS)
+        if key + shapes not in self.graphs:
+            # a code object of its own for each graph: dynamo keeps its compiled versions per code object and, with
+            # fullgraph, fails outright past 8 of them, which a process making many graphs (a benchmark) would reach
+            fn = _own_code(_meta_step_graph(l.model, list(l.params), *key, *self.kind))
+            self.graphs[key + shapes] = torch.compile(fn, dynamic=False, fullgraph=True, options=_inductor_options(self.cpp_wrapper))
+        return self.graphs[key + shapes]
 
     def __call__(self, batch:dict) -> dict: # `as_batch` tensors with query points
         "One meta-step: the learner's parameters and its optimiser's state move in place; returns {'loss', 'outer_lr'}."
@@ -123,7 +133,7 @@ class CompiledMetaStep:
         states = [_adam_state(l.opt, p) for p in params] if self.kind[0] == 'adam' else []
         lr = l.opt.param_groups[0]['lr']
         self._lr.fill_(lr)
-        try: loss = self._graph()(params, states, self._lr, batch['x_support'], batch['y_support'], batch['x_query'], batch['y_query'])
+        try: loss = self._graph(batch)(params, states, self._lr, *(batch[k] for k in _BATCH_KEYS))
         except torch._dynamo.exc.BackendCompilerFailed as e:
             raise RuntimeError(f"torch.compile could not build the meta-step here ({type(e.inner_exception).__name__}); on a CPU it needs a "
                                f"C++ compiler (g++ or clang++ on PATH). Install one, or leave compile out (where the compiler lacks the CPU's vector "
