@@ -56,8 +56,12 @@ XLA_ONE_THREAD = '--xla_cpu_multi_thread_eigen=false intra_op_parallelism_thread
 def pin_one_core(threads:int=1): # torch threads (the benchmark's setting is 1)
     "Use `threads` torch threads, one XLA thread and, where the OS allows, one core; returns what was set."
     torch.set_num_threads(threads)
-    if 'jax' not in sys.modules and XLA_ONE_THREAD not in os.environ.get('XLA_FLAGS', ''):  # read when JAX starts
-        os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') + ' ' + XLA_ONE_THREAD).strip()
+    if XLA_ONE_THREAD not in os.environ.get('XLA_FLAGS', ''):  # read when JAX starts
+        if 'jax' in sys.modules:
+            import warnings
+            warnings.warn('JAX was imported before pin_one_core, so its XLA threads may not be limited to one and its rates here '
+                          'would not compare with torch\'s on one thread: call pin_one_core before anything uses JAX, or start afresh')
+        else: os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') + ' ' + XLA_ONE_THREAD).strip()
     core = None
     if hasattr(os, 'sched_setaffinity'):  # Linux: this thread, and the threads it starts from now on (JAX's too)
         core = max(os.sched_getaffinity(0))

@@ -52,3 +52,17 @@ def test_without_a_compiler_the_compiled_columns_say_why(monkeypatch):
     assert set(res['ms_per_step']) == {'batched'} and set(res['skipped']) == {'compiled', 'compiled+torch'}
     with pytest.raises(ValueError, match="valid: \\['batched'"):
         bench.protocol_rates(executions=('numba',))
+
+
+def test_pinning_after_jax_started_says_the_jax_rates_would_not_compare(monkeypatch):
+    "XLA sizes its thread pool when JAX starts: pinning after that cannot make JAX one-threaded, and must say so."
+    import sys, types, warnings
+    monkeypatch.setenv('XLA_FLAGS', '')
+    monkeypatch.setitem(sys.modules, 'jax', sys.modules.get('jax') or types.ModuleType('jax'))
+    monkeypatch.setattr(bench.os, 'sched_setaffinity', lambda pid, cores: None, raising=False)
+    with pytest.warns(UserWarning, match='before pin_one_core'): pinned = bench.pin_one_core(1)
+    assert bench.XLA_ONE_THREAD not in pinned['xla_flags']  # (too late to take effect: not claimed)
+    monkeypatch.delitem(sys.modules, 'jax')
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert bench.XLA_ONE_THREAD in bench.pin_one_core(1)['xla_flags']
