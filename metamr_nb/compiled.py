@@ -87,10 +87,10 @@ def _inductor_options(cpp_wrapper:bool) -> dict:
     "Inductor settings for one graph built once: C++ glue if asked, and the two first-build costs that buy nothing here cut."
     import os
     opts = {'cpp_wrapper': cpp_wrapper,
-            # a precompiled header pays only when many graphs share it: for one graph it doubles the C++ build (~5 s)
+            # a precompiled header pays only when many graphs share it: for one graph it is a second C++ build
             'cpp_cache_precompile_headers': False}
-    # torch probes each vector ISA the CPU reports by compiling a test file (~3 s each, three on an AVX-512 CPU) before
-    # it uses the one it runs itself; trust the CPU's report unless the user has set TORCHINDUCTOR_VEC_ISA_OK either way
+    # torch probes each vector ISA the CPU reports by compiling a test file (seconds each) before it uses the one it
+    # runs itself anyway; trust the CPU's report unless the user has set TORCHINDUCTOR_VEC_ISA_OK either way
     if 'TORCHINDUCTOR_VEC_ISA_OK' not in os.environ: opts['cpp.vec_isa_ok'] = True
     return opts
 
@@ -118,14 +118,14 @@ class CompiledMetaStep:
     def _graph(self, batch:dict):
         "The compiled graph for the learner's inner-loop settings and the batch's shapes (compiled on first use, then kept)."
         l = self.learner
-        key = (l.algo, int(l.inner_steps), float(l.inner_lr))
-        shapes = tuple(tuple(batch[k].shape) for k in _BATCH_KEYS)
-        if key + shapes not in self.graphs:
+        settings = (l.algo, int(l.inner_steps), float(l.inner_lr))
+        key = settings + tuple(tuple(batch[k].shape) for k in _BATCH_KEYS)
+        if key not in self.graphs:
             # a code object of its own for each graph: dynamo keeps its compiled versions per code object and, with
             # fullgraph, fails outright past 8 of them, which a process making many graphs (a benchmark) would reach
-            fn = _own_code(_meta_step_graph(l.model, list(l.params), *key, *self.kind))
-            self.graphs[key + shapes] = torch.compile(fn, dynamic=False, fullgraph=True, options=_inductor_options(self.cpp_wrapper))
-        return self.graphs[key + shapes]
+            fn = _own_code(_meta_step_graph(l.model, list(l.params), *settings, *self.kind))
+            self.graphs[key] = torch.compile(fn, dynamic=False, fullgraph=True, options=_inductor_options(self.cpp_wrapper))
+        return self.graphs[key]
 
     def __call__(self, batch:dict) -> dict: # `as_batch` tensors with query points
         "One meta-step: the learner's parameters and its optimiser's state move in place; returns {'loss', 'outer_lr'}."
