@@ -224,3 +224,90 @@ def test_compare_page_results_are_complete():
     res = load_compare()
     assert set(res['runs']) == {f'{s}/{l}' for s in ('sinusoid', 'inside') for l in ('maml', 'reptile', 'cnp')}, sorted(res['runs'])
     assert all(np.isfinite(r['eval']['0']['loss']) for r in res['runs'].values())
+
+
+# ---- the set-encoder lesson (nbs/tutorials/cnp_band.ipynb): its "Things to try" and the exercise that changes the family
+BAND = re.compile(r'^(\d+) context points?: query MSE (\d{1,6}\.\d{3}) · mean σ (\d{1,4}\.\d{2}) · '
+                  r'inside ±1σ (\d{1,3})% \(ideal 68%\) · inside ±2σ (\d{1,3})% \(ideal 95%\) of \d+ query points$')
+
+
+def _band_reads_well(app, k):
+    "The score line a student reads: k context points, finite plain numbers, coverages in [0, 100] with ±2σ ⊇ ±1σ."
+    s = app.score.value
+    m = BAND.match(s)
+    assert m, s
+    assert int(m[1]) == k and not re.search(r'nan|inf|e\+', s, re.I), s
+    assert 0 <= int(m[4]) <= int(m[5]) <= 100, s
+    return float(m[2]), float(m[3])
+
+
+@pytest.fixture(scope='module')
+def band():
+    import torch
+    from metamr_nb.cnp_app import BandApp
+    torch.set_num_threads(1)
+    a = BandApp()
+    yield a
+    a.close()
+
+
+def test_cnp_band_one_point_is_wide(band):
+    "k = 1: the band is wider than with every one of the 20 points, on the same task."
+    band.context.value = 1
+    _, sigma1 = _band_reads_well(band, 1)
+    band.context.value = band.context.max
+    _, sigma20 = _band_reads_well(band, band.context.max)
+    assert sigma1 > sigma20, (sigma1, sigma20)
+
+
+def test_cnp_band_add_points_one_at_a_time(band):
+    "'add a point' walks k = 1 … 20, each step redrawn and readable; past the last point it starts again from one."
+    band.context.value = 1
+    for k in range(2, band.context.max + 1):
+        img = band.plot.value
+        band.add_btn.click()
+        _band_reads_well(band, k)
+        assert band.plot.value != img
+    band.add_btn.click()
+    _band_reads_well(band, 1)
+
+
+def test_cnp_band_new_tasks_at_k20_and_a_large_amplitude(band):
+    "k = 20, then 'new task' until a wave reaches about ±5: every task reads well (as the page asks the student to do)."
+    band.context.value = band.context.max
+    amplitudes = []
+    for _ in range(40):
+        band.new_btn.click()
+        _band_reads_well(band, band.context.max)
+        amplitudes.append(float(band.task().params['amplitude'][0]))
+        if amplitudes[-1] >= 4.5: break
+    assert amplitudes[-1] >= 4.5, f'no wave reached amplitude 4.5 in {len(amplitudes)} new tasks: {amplitudes}'
+
+
+def _band_page_families():
+    "Every `Sinusoid.maml(...)` the lesson's prose asks the student to pass to BandApp, read from the notebook itself."
+    import json, pathlib
+    nb = json.loads((pathlib.Path(__file__).parents[1]/'nbs/tutorials/cnp_band.ipynb').read_text())
+    text = '\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'markdown')
+    return sorted(set(re.findall(r'`(Sinusoid\.maml\([^`]+\))`', text)))
+
+
+def test_cnp_band_page_names_its_families():
+    "The parser below finds the page's 'try it' (x outside the trained range) and exercise 2 (noise)."
+    fams = _band_page_families()
+    assert any('x_range' in f for f in fams) and any('noise' in f for f in fams), fams
+
+
+@pytest.mark.parametrize('family', _band_page_families())
+def test_cnp_band_other_families_read_well(family):
+    "Each family the page suggests, as written there: BandApp takes it, and its line reads well at k = 1, 5 and 20."
+    import torch
+    from metamr_nb.cnp_app import BandApp
+    from metamr_nb.signals import Sinusoid
+    torch.set_num_threads(1)
+    a = BandApp(family=eval(family, {'Sinusoid': Sinusoid}))
+    try:
+        for k in (1, 5, a.context.max):
+            a.context.value = k
+            _band_reads_well(a, k)
+    finally: a.close()
