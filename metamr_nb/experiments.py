@@ -133,17 +133,30 @@ def reptile_outer(steps:int=10000, # meta-steps per variant
     return out
 
 def main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
-    "`python -m metamr_nb.experiments reptile-outer [STEPS]`: the outer-step comparison as a table (one thread)."
+    "`python -m metamr_nb.experiments reptile-outer [STEPS] [--out FILE]`: the outer-step comparison (one thread)."
     import argparse, torch
+    from metamr_nb.training import provenance
+    argv = sys.argv[1:] if argv is None else list(argv)
     ap = argparse.ArgumentParser(prog='python -m metamr_nb.experiments', description=main.__doc__)
     ap.add_argument('experiment', choices=['reptile-outer'], help='the experiment to run')
     ap.add_argument('steps', nargs='?', type=int, default=10000, help='meta-steps per variant (default 10000, about a minute each)')
+    ap.add_argument('--tasks', type=int, default=500, help='fresh test tasks that score each variant (default 500)')
+    ap.add_argument('--out', help='also save the results, stamped with commit, versions, CPU and command '
+                                  '(the learners page reads results/reptile_outer.json)')
     a = ap.parse_args(argv)
     if a.steps < 1: ap.error(f"steps is {a.steps}; give a whole number >= 1")
+    if a.tasks < 2: ap.error(f"--tasks is {a.tasks}; give a whole number >= 2 (an interval needs two tasks)")
     torch.set_num_threads(1)
-    for name, r in reptile_outer(a.steps).items():
+    res = reptile_outer(a.steps, a.tasks)
+    for name, r in res.items():
         print(f"{name:38} {r['seconds']:5.0f} s   after 1 step {r[1]['loss']:.3f} ± {r[1]['loss_ci95']:.3f}"
               f"   after 10 steps {r[10]['loss']:.3f} ± {r[10]['loss_ci95']:.3f}", flush=True)
+    if a.out:
+        doc = {'provenance': provenance(entry_command('experiments', argv)), 'steps': a.steps, 'tasks': a.tasks,
+               'variants': {n: {k if k == 'seconds' else f'after_{k}': v for k, v in r.items()} for n, r in res.items()}}
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(doc, indent=1) + '\n')
+        print(f'saved {rel(Path(a.out).resolve())}')
 
 if __name__ == '__main__' and '__file__' in globals(): main()  # `python -m metamr_nb.experiments`, not a notebook
 
