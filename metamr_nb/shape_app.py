@@ -75,12 +75,17 @@ def kinds_convnet(steps:int=2000, # classification steps on the 22 meta-train ki
 # %% ../nbs/09d_shape_app.ipynb #564f5ba3
 def kind_predictions(learner, # a learner for N-way shape-kind images (e.g. the shipped 'shapes_kinds_convnet')
                      tasks, # shape-kind tasks (`ShapeKinds(...).sample(...)`)
-                     steps:int=None): # inner SGD steps (default: the learner's)
+                     steps:int=None, # inner SGD steps (default: the learner's)
+                     chunk:int=8): # tasks adapted together: a ConvNet's activations for a few tasks stay in cache
     "Every query image with its true and predicted shape kind after adapting to its task: dict of arrays 'true', 'pred', 'x', 'task'."
     if 'classes' not in tasks.params:
         raise ValueError("kind_predictions needs shape-kind tasks (ShapeKinds(...).sample(...)): their params name each label's kind")
-    b = tasks.to_torch()
-    pred = learner.predict(b['x_query'], learner.adapt(b, steps)).argmax(-1).numpy()  # [T, Q] labels
+    if int(chunk) != chunk or chunk < 1: raise ValueError(f"chunk is {chunk!r}; give a whole number of tasks >= 1")
+    pred = []
+    for i in range(0, len(tasks), int(chunk)):  # each chunk adapted on its own: the same labels as all at once, up to float ties
+        b = tasks[i:i + int(chunk)].to_torch()
+        pred.append(learner.predict(b['x_query'], learner.adapt(b, steps)).argmax(-1).numpy())  # [t, Q] labels
+    pred = np.concatenate(pred)
     yq, cls = tasks.y_query[..., 0].astype(int), np.asarray(tasks.params['classes'])   # labels; [T, N] kind of each label
     return {'true': np.take_along_axis(cls, yq, 1).ravel(), 'pred': np.take_along_axis(cls, pred, 1).ravel(),
             'x': tasks.x_query.reshape(-1, tasks.x_query.shape[-1]), 'task': np.repeat(np.arange(len(cls)), yq.shape[1])}
