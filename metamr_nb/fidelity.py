@@ -204,10 +204,9 @@ def rerun_command(recorded:str, # the command a row's provenance records
                  '--runs-dir', str(Path(tmp)/'runs'), '--out', str(Path(tmp)/'row.json')]
 
 # %% ../nbs/07d_fidelity_protocol.ipynb #f3c69022
-def recorded(row:str, steps:int):
-    "The first results file in `RECORDS` with row `row` of `steps` meta-steps, and the row: (path, row), else (None, None)."
-    for name in RECORDS:
-        f = project_root()/'results'/name
+def recorded(row:str, steps:int, files:list=None): # files: results files to look in (default: `RECORDS` under results/)
+    "The first results file with row `row` of `steps` meta-steps, and the row: (path, row), else (None, None)."
+    for f in map(Path, files or [project_root()/'results'/name for name in RECORDS]):
         if f.exists():
             d = json.loads(f.read_text())
             if row in d['runs'] and d['steps'] == steps: return f, d['runs'][row]
@@ -241,14 +240,18 @@ def compare_rows(rec:dict, new:dict) -> tuple: # the recorded row, the new one
 
 # %% ../nbs/07d_fidelity_protocol.ipynb #574d707f
 def reproduce_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
-    "`metamr_reproduce ROW [--steps N]`: rerun a recorded fidelity row here and compare it with the record."
+    "`metamr_reproduce ROW [--steps N] [--results FILE]`: rerun a recorded fidelity row here and compare it with the record."
     ap = argparse.ArgumentParser(prog='metamr_reproduce', description='Re-run one recorded fidelity row on this machine and '
                                  'compare it with the record, within its recorded 95% intervals.')
     ap.add_argument('row', help='a row of results/fidelity.json, e.g. maml_k10')
     ap.add_argument('--steps', type=int, default=70000, help='meta-steps (default: the protocol, 70000)')
+    ap.add_argument('--results', help="the results file holding the row (default: the project's "
+                                      f"{', '.join('results/' + r for r in RECORDS)}), e.g. one you made with --out")
     a = ap.parse_args(argv)
-    src, rec = recorded(a.row, a.steps)
-    if rec is None: sys.exit(f"reproduce: no recorded row {a.row!r} of {a.steps} steps in {', '.join('results/' + r for r in RECORDS)}")
+    if a.results and not Path(a.results).is_file(): sys.exit(f"reproduce: --results {a.results}: no such file")
+    src, rec = recorded(a.row, a.steps, [a.results] if a.results else None)
+    where = a.results or ', '.join('results/' + r for r in RECORDS)
+    if rec is None: sys.exit(f"reproduce: no recorded row {a.row!r} of {a.steps} steps in {where} (pick a row and --steps it records)")
     old = rec.get('provenance', {}).get('command', 'python scripts/fidelity.py')  # (rows made before provenance: that script)
     with tempfile.TemporaryDirectory() as tmp:
         env, args = rerun_command(old, a.row, a.steps, tmp)
