@@ -1,6 +1,7 @@
 """The lessons' "things to try", each one tried on the app it names: what the student reads must be a readable number
 or "diverged at step k", never NaN, infinity or a 30-digit number."""
 import re
+import numpy as np
 import pytest
 
 NUMBER = r'\d{1,6}\.\d{3}'  # what fmt_loss prints for a loss below its DIVERGED threshold
@@ -48,6 +49,22 @@ def test_the_largest_lr_diverges_without_the_safeguard_and_says_where(app):
     with app.hold():
         for k, v in dict(steps=40, shots=10, noise=0.0, lr=10**-0.5, safeguard=False).items(): getattr(app, k).value = v
     assert re.search(r'diverged at step \d+', app.score.value), app.score.value
+
+
+def test_sinusoid_points_on_one_side(app):
+    "'Points on one side': the points with x > 0 removed one by one (as clicks do); the score still reads well."
+    with app.hold():
+        for k, v in dict(steps=10, shots=10, noise=0.0, lr=0.01, safeguard=False).items(): getattr(app, k).value = v
+    xs = app.support()[0][:, 0]
+    right = sorted(np.flatnonzero(xs > 0), reverse=True)  # from the last, so the indices left stay valid
+    assert 0 < len(right) < len(xs), xs  # the lesson's task has points on both sides (else the suggestion says nothing)
+    try:
+        for i in right: app.remove_point(int(i))
+        left = app.support()[0][:, 0]
+        assert len(left) == len(xs) - len(right) and (left <= 0).all(), left
+        assert app.points.value.startswith(f'support: {len(left)} point'), app.points.value
+        _check(app.score.value)
+    finally: app._retask()  # back to the task's sampled points for the module's other tests
 
 
 SHAPE_TRIES = {'inside, 0 steps': dict(mode='inside', steps=0), 'K = 4': dict(mode='inside', shots=4),
@@ -105,6 +122,7 @@ def test_sinusoid_clicks_change_the_fit(app):
     app.add_point(0.0, 5.5)
     assert app.points.value.startswith('support: 11 points, placed by hand'), app.points.value
     assert app.score.value != s0 and all(app.result[k]['mse'][-1] != m for k, m in mse0.items())
+    _check(app.score.value)  # 'a point that lies': the score still reads as numbers or 'diverged at step k'
     c, r = app.pixel(0.0, 5.5, panel=2)
     for t in ('mousedown', 'mouseup'): app._mouse({'type': t, 'arrayX': c, 'arrayY': r})
     assert app.points.value.startswith('support: 10 points'), app.points.value
