@@ -202,3 +202,24 @@ def test_launch_rejects_bad_input():
         port = s.getsockname()[1]
         with pytest.raises(LaunchError, match=f'port {port} is in use on this machine'): launch(2, SGD, port=port)
     with pytest.raises(LaunchError, match='nproc is 0; it must be a whole number >= 1'): launch(0, SGD)
+
+
+@pytest.mark.parametrize('algo', ['acnp', 'protonet'])
+def test_eval_reads_the_set_learner_runs(set_jobs, algo):
+    "metamr_eval on an ACNP and a ProtoNet run (the one-process references above): table and JSON, finite, none diverged."
+    import contextlib, io, json, math
+    from metamr_nb.cli import eval_main
+    tmp, _ = set_jobs
+    def ev(*args):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out): eval_main([str(tmp/f'{algo}_one'), '--tasks', '20', *args])
+        return out.getvalue()
+    r = json.loads(ev('--json'))
+    assert r['tasks'] == 20 and r['loss'] == {'acnp': 'mse', 'protonet': 'ce'}[algo], r
+    steps = list(r['steps'].values())
+    assert all(math.isfinite(s['mean']) and s['diverged'] == 0 for s in steps), r
+    assert all(s == steps[0] for s in steps), r  # no inner loop: every row is the one forward pass
+    if algo == 'protonet': assert r['ways'] == 3 and 0 <= steps[0]['acc'] <= 1, r
+    text = ev('--steps', '0')
+    assert f'{algo} on 20 tasks' in text and 'no inner loop' in text and 'query loss (95% CI)' in text, text
+    assert ('accuracy (95% CI)' in text) == (algo == 'protonet'), text
