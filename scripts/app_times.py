@@ -50,6 +50,8 @@ def main(argv=None):
     p.add_argument('--whole', action='store_true', help="Voilà's default rendering: nothing shows until every cell has run "
                    "(what `make app` did before it turned progressive rendering on)")
     p.add_argument('--chromium', default='/usr/bin/chromium', help="Chromium binary (Debian's package)")
+    p.add_argument('--out', help='also save every time, the medians and the load averages, stamped with commit, '
+                                 'versions, CPU and command (e.g. results/app_times.json)')
     a = p.parse_args(argv)
     lessons = a.lessons or list(LESSONS)
     bad = [l for l in lessons if not (ROOT/'nbs'/'tutorials'/f'{l}.ipynb').exists()]
@@ -97,6 +99,21 @@ def main(argv=None):
         sh, co = statistics.median(t[0] for t in ts), statistics.median(t[1] for t in ts)
         print(f'  {lesson:22} shown {sh:5.1f}s (range {min(t[0] for t in ts):.1f}-{max(t[0] for t in ts):.1f})  '
               f'complete {co:5.1f}s')
+    if a.out:
+        import json
+        sys.path.insert(0, str(ROOT))
+        from metamr_nb.training import provenance
+        cmd = ' '.join(['python', 'scripts/app_times.py', *(argv if argv is not None else sys.argv[1:])])
+        doc = {'provenance': {**provenance(cmd), 'threads': 1, 'cores': os.cpu_count()},  # OMP_NUM_THREADS=1 in the kernels
+               'rendering': 'whole' if a.whole else 'progressive', 'rounds': a.rounds,
+               'load_average': {'before': round(load0[0], 2), 'after': round(os.getloadavg()[0], 2)},
+               'lessons': {l: {'shown_s': [round(t[0], 2) for t in ts], 'complete_s': [round(t[1], 2) for t in ts],
+                               'median_shown_s': round(statistics.median(t[0] for t in ts), 2),
+                               'median_complete_s': round(statistics.median(t[1] for t in ts), 2)}
+                           for l, ts in times.items()}}
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(doc, indent=1) + '\n')
+        print(f'saved {a.out}')
     return 0
 
 
