@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = '/usr/bin/chromium'
 SHOTS = ROOT/'tests'/'screenshots'
 LESSONS = ('sinusoid_adaptation', 'mapreduce_steps', 'shape_classification')
+PAGES = ('why_batching', 'compare', 'compare_kinds', 'compare_shelf')  # lessons 3, 5, 6 and 8: prose, figures, tables
 RUN_ALL_TIMEOUT = 300_000  # ms: a lesson runs in ~10-20 s on a quiet machine; only a hang takes 15x that
 HANG = 300  # s: every other wait's limit, which only a hang reaches (a busy machine is slower, never asserted)
 
@@ -63,8 +64,9 @@ def _log(proc) -> str:
 
 
 def _server_env(tmp: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(('JUPYTER', 'PYTEST')) and k != 'IN_TEST'}
-    env.update(PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1', MPLBACKEND='Agg',
+    # (no MPLBACKEND: the kernels draw figures inline, as a student's do; make test exports Agg for its own processes)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('JUPYTER', 'PYTEST')) and k not in ('IN_TEST', 'MPLBACKEND')}
+    env.update(PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1',
                JUPYTER_CONFIG_DIR=str(tmp/'config'), JUPYTER_RUNTIME_DIR=str(tmp/'runtime'),
                PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', '')]))
     return env
@@ -111,7 +113,7 @@ def tmp_dir():
     "A scratch folder with a copy of the three lessons under nbs/tutorials/: the servers never write into the repository."
     d = Path(tempfile.mkdtemp(prefix='metamr-browser-'))
     (d/'nbs'/'tutorials').mkdir(parents=True)
-    for lesson in LESSONS: shutil.copy2(ROOT/'nbs'/'tutorials'/f'{lesson}.ipynb', d/'nbs'/'tutorials')
+    for lesson in LESSONS + PAGES: shutil.copy2(ROOT/'nbs'/'tutorials'/f'{lesson}.ipynb', d/'nbs'/'tutorials')
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
@@ -397,3 +399,64 @@ def test_lesson_as_voila_app(browser, voila, lesson):
         assert not elsewhere, f'{lesson} as a Voilà app requested other hosts: {sorted(set(elsewhere))[:5]}'
         page.screenshot(path=str(SHOTS/f'voila_{lesson}_end.png'), full_page=True)
     finally: ctx.close()
+
+
+# ---- the lessons without an app (3, 5, 6, 8): they run to the end with no error and show their figures ------------------
+
+def _no_errors(page, where):
+    "No error output and no traceback on the page."
+    err = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').filter(has_text='Error')
+    assert err.count() == 0, f'{where}: {err.first.inner_text()[:2000]}'
+    assert page.get_by_text('Traceback (most recent call last)').count() == 0, f'{where}: a traceback is shown'
+
+
+@pytest.mark.parametrize('lesson', PAGES)
+def test_page_lesson_in_jupyterlab(browser, lab, lesson):
+    "Run all in JupyterLab: every cell runs, nothing fails, and the figures appear (the images the kernel sent)."
+    base, token = lab
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    ctx = browser.new_context(viewport={'width': 1400, 'height': 1000})
+    page = ctx.new_page()
+    page.set_default_timeout(HANG*1000)
+    try:
+        page.goto(f'{base}/lab/tree/tutorials/{lesson}.ipynb?reset&token={token}')
+        page.get_by_text(re.compile(r'\| Idle')).first.wait_for(timeout=HANG*1000)
+        page.locator('.jp-Notebook .jp-OutputArea-output').first.wait_for(state='attached')  # saved outputs drawn
+        page.evaluate("() => document.querySelectorAll('.jp-Notebook .jp-OutputArea-output').forEach(e => e.dataset.old = '1')")
+        page.locator('.jp-MainMenu, #jp-MainMenu, .lm-MenuBar').first.get_by_text('Run', exact=True).click()
+        page.locator('li[data-command="runmenu:run-all"]').click()
+        page.wait_for_function("""() => {
+            const p = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
+            return p.length > 0 && p.every(t => /\\[\\d+\\]/.test(t)); }""", timeout=RUN_ALL_TIMEOUT)
+        page.get_by_text(re.compile(r'\| Idle')).first.wait_for(timeout=HANG*1000)
+        _no_errors(page, f'{lesson} in JupyterLab')
+        fresh = page.locator('.jp-Notebook .jp-OutputArea-output:not([data-old]) img')
+        assert fresh.count() >= 1, f'{lesson}: no figure came from the run'
+        page.screenshot(path=str(SHOTS/f'lab_{lesson}_end.png'))
+    finally:
+        ctx.close()
+        _shutdown_kernels(base, token)
+
+
+@pytest.mark.parametrize('lesson', PAGES)
+def test_page_lesson_as_voila_page(browser, voila, lesson):
+    "As a Voilà page: it renders to the end, shows no code and no error, has its figures, and asks no other host."
+    base, token = voila
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    ctx = browser.new_context(viewport={'width': 1400, 'height': 1000})
+    page = ctx.new_page()
+    page.set_default_timeout(HANG*1000)
+    elsewhere = []
+    page.on('request', lambda r: None if urlparse(r.url).scheme in ('data', 'blob') or urlparse(r.url).hostname == '127.0.0.1'
+            else elsewhere.append(r.url))
+    try:
+        page.goto(f'{base}/voila/render/{lesson}.ipynb?token={token}', timeout=RUN_ALL_TIMEOUT)
+        page.wait_for_function("() => document.querySelector('.jp-OutputArea-output') && "
+                               "!document.querySelector('.voila-skeleton-container, #loading')", timeout=RUN_ALL_TIMEOUT)
+        _no_errors(page, f'{lesson} in Voilà')
+        assert page.locator('.jp-InputArea-editor, .jp-Cell-inputWrapper .cm-editor').count() == 0, f'{lesson}: code is shown'
+        assert page.locator('.jp-OutputArea-output img').count() >= 1, f'{lesson}: no figure'
+        assert not elsewhere, f'{lesson} as a Voilà page requested other hosts: {sorted(set(elsewhere))[:5]}'
+        page.screenshot(path=str(SHOTS/f'voila_{lesson}_end.png'), full_page=True)
+    finally: ctx.close()
+
