@@ -4,7 +4,8 @@
     python scripts/app_times.py --rounds 5 cnp_band   # just these
 
 For each request it reports two times, from the request to:
-  - *shown*: the lesson's app is on the page (its first widget image), what a student waits for;
+  - *shown*: the lesson's app is on the page (its first widget image), what a student waits for; for a lesson
+    without an app (lessons 3, 5, 6 and 8), the page's first output;
   - *complete*: Voilà has run the last cell (the page's figures and tables below the app included).
 Lessons are requested in turn, round after round, so that a change in the machine's load hits all of them alike;
 it prints each time, the median per lesson, the load average before and after, the CPU and the thread count. The
@@ -14,7 +15,9 @@ import argparse, os, platform, secrets, socket, statistics, subprocess, sys, tem
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LESSONS = ('sinusoid_adaptation', 'mapreduce_steps', 'shape_classification', 'cnp_band')
+LESSONS = ('sinusoid_adaptation', 'mapreduce_steps', 'why_batching', 'shape_classification', 'compare', 'compare_kinds',
+           'cnp_band', 'compare_shelf')  # the course's order (nbs/sidebar.yml)
+APPS = {'sinusoid_adaptation', 'mapreduce_steps', 'shape_classification', 'cnp_band'}  # the lessons with an app
 
 
 def free_port() -> int:
@@ -77,7 +80,8 @@ def main(argv=None):
                     page = b.new_page(viewport={'width': 1400, 'height': 1000})
                     t0 = time.monotonic()
                     page.goto(f'{base}/voila/render/{lesson}.ipynb?token={token}', timeout=600_000, wait_until='commit')
-                    page.locator('img.widget-image').first.wait_for(timeout=600_000)
+                    first = 'img.widget-image' if lesson in APPS else '.jp-OutputArea-output'
+                    page.locator(first).first.wait_for(timeout=600_000)
                     shown = time.monotonic() - t0
                     # progressive rendering puts a skeleton where a cell's output will come; whole-page rendering shows
                     # a spinner (#loading) until the last cell has run: complete = neither is left
@@ -107,6 +111,7 @@ def main(argv=None):
         doc = {'provenance': {**provenance(cmd), 'threads': 1, 'cores': os.cpu_count()},  # OMP_NUM_THREADS=1 in the kernels
                'rendering': 'whole' if a.whole else 'progressive', 'rounds': a.rounds,
                'load_average': {'before': round(load0[0], 2), 'after': round(os.getloadavg()[0], 2)},
+               'apps': sorted(APPS & set(times)),
                'lessons': {l: {'shown_s': [round(t[0], 2) for t in ts], 'complete_s': [round(t[1], 2) for t in ts],
                                'median_shown_s': round(statistics.median(t[0] for t in ts), 2),
                                'median_complete_s': round(statistics.median(t[1] for t in ts), 2)}
