@@ -406,16 +406,23 @@ def profile_step(algo:str='reptile', # learner to profile
                  meta_batch:int=256, # tasks per meta-step
                  inner_steps:int=1, # inner SGD steps
                  reps:int=20, # meta-steps recorded
-                 rows:int=8): # operators listed
-    "torch.profiler's table of the operators that take the time of a batched meta-step."
+                 rows:int=8) -> str: # operators listed
+    "torch.profiler's operators that take the time of a batched meta-step, as a Markdown table (most self CPU time first)."
     from torch.profiler import profile
+    from metamr_nb.experiments import md_table
     torch.set_num_threads(1)
     batch = _sin_batch(meta_batch, 10)
     learner = make_learner(algo, MLP(), inner_steps=inner_steps, outer_opt='sgd', outer_lr=0.1)
     for _ in range(3): learner.meta_step(batch)
     with profile() as prof:
         for _ in range(reps): learner.meta_step(batch)
-    return prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=rows)
+    ev = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in ev)  # µs
+    body = [[f'`{e.key}`', f'{e.self_cpu_time_total/1e3/reps:.2f}', f'{e.self_cpu_time_total/total:.1%}', f'{e.count/reps:g}',
+             f'{e.self_cpu_time_total/e.count:.1f}'] for e in ev[:rows]]
+    return (md_table(['operator', 'self CPU ms per meta-step', 'share', 'calls per meta-step', 'µs per call'], body) +
+            f'\n\n*{algo}, meta-batch {meta_batch}, {inner_steps} inner step(s), {reps} meta-steps profiled, one thread: '
+            f'{total/1e3/reps:.2f} ms of self CPU time per meta-step.*')
 
 # %% ../nbs/04a_bench.ipynb #820a191e
 def kernel_rates(T:int=256, # tasks

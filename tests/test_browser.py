@@ -438,9 +438,7 @@ def test_page_lesson_in_jupyterlab(browser, lab, lesson):
         _shutdown_kernels(base, token)
 
 
-# why_batching runs its benchmark at full size as a Voila page: it passed alone here (69 s) but passed the 300 s hang
-# limit in a full CI=true make test on 2 busy cores, so it is left to the JupyterLab test until its sizes are cut
-@pytest.mark.parametrize('lesson', [p for p in PAGES if p != 'why_batching'])
+@pytest.mark.parametrize('lesson', PAGES)
 def test_page_lesson_as_voila_page(browser, voila, lesson):
     "As a Voilà page: it renders to the end, shows no code and no error, has its figures, and asks no other host."
     base, token = voila
