@@ -113,19 +113,20 @@ class CompiledMetaStep:
             raise ValueError(f"the compiled meta-step covers {FUSED_ALGOS} learners of a ReLU MLP with loss 'mse', not "
                              f"{type(learner).__name__} of {type(m).__name__} with loss {getattr(learner, 'loss', None)!r}; leave compile out")
         self.learner, self.kind, self.cpp_wrapper, self.graphs = learner, _outer_kind(learner.opt), cpp_wrapper, {}
-        self._lr = torch.zeros(())
+        self._lr, self.warm = torch.zeros(()), set()  # warm: the keys whose graph has run once (compiled and checked)
 
     def _graph(self, batch:dict):
         "The compiled graph for the learner's inner-loop settings and the batch's shapes (compiled on first use, then kept)."
         l = self.learner
         settings = (l.algo, int(l.inner_steps), float(l.inner_lr))
-        key = settings + tuple(tuple(batch[k].shape) for k in _BATCH_KEYS)
+        p = next(iter(l.params.values()))
+        key = settings + tuple(tuple(batch[k].shape) for k in _BATCH_KEYS) + (p.dtype, p.device, batch['x_support'].dtype)
         if key not in self.graphs:
             # a code object of its own for each graph: dynamo keeps its compiled versions per code object and, with
             # fullgraph, fails outright past 8 of them, which a process making many graphs (a benchmark) would reach
             fn = _own_code(_meta_step_graph(l.model, list(l.params), *settings, *self.kind))
             self.graphs[key] = torch.compile(fn, dynamic=False, fullgraph=True, options=_inductor_options(self.cpp_wrapper))
-        return self.graphs[key]
+        return key, self.graphs[key]
 
     def __call__(self, batch:dict) -> dict: # `as_batch` tensors with query points
         "One meta-step: the learner's parameters and its optimiser's state move in place; returns {'loss', 'outer_lr'}."
@@ -133,7 +134,14 @@ class CompiledMetaStep:
         states = [_adam_state(l.opt, p) for p in params] if self.kind[0] == 'adam' else []
         lr = l.opt.param_groups[0]['lr']
         self._lr.fill_(lr)
-        try: loss = self._graph(batch)(params, states, self._lr, *(batch[k] for k in _BATCH_KEYS))
+        key, graph = self._graph(batch)
+        # every graph has a code object of its own, compiled once (no dynamic shapes) for the settings, shapes, dtypes and
+        # device its key names: once it has run, its guards cannot pick another version, and skipping them saves the
+        # tens of µs a check of ~30 input tensors costs on every call (a tenth of a small meta-step)
+        try:
+            with torch.compiler.set_stance(skip_guard_eval_unsafe=key in self.warm):
+                loss = graph(params, states, self._lr, *(batch[k] for k in _BATCH_KEYS))
+            self.warm.add(key)
         except torch._dynamo.exc.BackendCompilerFailed as e:
             raise RuntimeError(f"torch.compile could not build the meta-step here ({type(e.inner_exception).__name__}); on a CPU it needs a "
                                f"C++ compiler (g++ or clang++ on PATH). Install one, or leave compile out (where the compiler lacks the CPU's vector "
