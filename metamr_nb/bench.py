@@ -342,7 +342,7 @@ def bench_takeaway(rows) -> str: # `benchmark`'s result, or `load_bench`'s
     if sp: out.append(f"the batched map is {min(sp):.0f}× to {max(sp):.0f}× faster than the per-task loop")
     prot = rows.meta.get('protocol', {}).get('ms_per_step', {})
     if prot:
-        out.append('the 70,000-step MAML protocol takes ' + ', '.join(f"{s['median']*70:.0f} s ({ex})" for ex, s in prot.items()) +
+        out.append("the 70,000-step MAML protocol's loop (sampling, map, reduce, Adam; no validation, checkpoints or logs) takes " + ', '.join(f"{s['median']*70:.0f} s ({ex})" for ex, s in prot.items()) +
                    ' of CPU')
     return ('In this run, ' + '; '.join(out) + '.') if out else 'Nothing was measured.'
 
