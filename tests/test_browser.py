@@ -361,9 +361,10 @@ def test_lesson_in_jupyterlab(browser, lab, lesson):
         page.locator('li[data-command="runmenu:run-all"]').click()
         # every code cell has run: no "[*]" prompt is left and the last cell has an execution count
         page.wait_for_function("""() => {
-            const p = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
+            const p = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea .jp-InputPrompt')].map(e => e.textContent);
             return p.length > 0 && p.every(t => /\\[\\d+\\]/.test(t)); }""", timeout=RUN_ALL_TIMEOUT)
         page.get_by_text(re.compile(r'\| Idle')).first.wait_for(timeout=HANG*1000)
+        _folded_as_saved(page, lesson)
         errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').filter(has_text='Error')
         assert errors.count() == 0, errors.first.inner_text()
         DRIVERS[lesson](page, f'lab_{lesson}')
@@ -403,6 +404,14 @@ def test_lesson_as_voila_app(browser, voila, lesson):
 
 # ---- the lessons without an app (3, 5, 6, 8): they run to the end with no error and show their figures ------------------
 
+def _folded_as_saved(page, lesson):
+    "The lesson's `#| hide` cells (saved with source_hidden) show folded in JupyterLab: a placeholder each, no code."
+    nb = json.loads((ROOT/'nbs'/'tutorials'/f'{lesson}.ipynb').read_text())
+    hidden = sum(1 for c in nb['cells'] if c.get('metadata', {}).get('jupyter', {}).get('source_hidden'))
+    n = page.locator('.jp-Notebook .jp-InputPlaceholder').count()
+    assert n == hidden, f'{lesson}: {n} folded cells in JupyterLab, {hidden} saved folded'
+
+
 def _no_errors(page, where):
     "No error output and no traceback on the page."
     err = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').filter(has_text='Error')
@@ -426,9 +435,10 @@ def test_page_lesson_in_jupyterlab(browser, lab, lesson):
         page.locator('.jp-MainMenu, #jp-MainMenu, .lm-MenuBar').first.get_by_text('Run', exact=True).click()
         page.locator('li[data-command="runmenu:run-all"]').click()
         page.wait_for_function("""() => {
-            const p = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
+            const p = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea .jp-InputPrompt')].map(e => e.textContent);
             return p.length > 0 && p.every(t => /\\[\\d+\\]/.test(t)); }""", timeout=RUN_ALL_TIMEOUT)
         page.get_by_text(re.compile(r'\| Idle')).first.wait_for(timeout=HANG*1000)
+        _folded_as_saved(page, lesson)
         _no_errors(page, f'{lesson} in JupyterLab')
         fresh = page.locator('.jp-Notebook .jp-OutputArea-output:not([data-old]) img')
         assert fresh.count() >= 1, f'{lesson}: no figure came from the run'

@@ -68,7 +68,7 @@ def test_band_lesson_in_jupyterlab(browser, lab):  # noqa: F811 (fixtures)
         page.locator('.jp-MainMenu, #jp-MainMenu, .lm-MenuBar').first.get_by_text('Run', exact=True).click()
         page.locator('li[data-command="runmenu:run-all"]').click()
         page.wait_for_function("""() => {
-            const p = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
+            const p = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea .jp-InputPrompt')].map(e => e.textContent);
             return p.length > 0 && p.every(t => /\\[\\d+\\]/.test(t)); }""", timeout=tb.RUN_ALL_TIMEOUT)
         page.get_by_text(re.compile(r'\| Idle')).first.wait_for(timeout=tb.HANG*1000)
         errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').filter(has_text='Error')
