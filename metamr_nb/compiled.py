@@ -137,7 +137,7 @@ class CompiledMetaStep:
         key, graph = self._graph(batch)
         # every graph has a code object of its own, compiled once (no dynamic shapes) for the settings, shapes, dtypes and
         # device its key names: once it has run, its guards cannot pick another version, and skipping them saves the
-        # tens of µs a check of ~30 input tensors costs on every call (a tenth of a small meta-step)
+        # tens of µs a check of ~30 input tensors costs on every call (about 8% of a 25-task MAML step, measured quiet)
         try:
             with torch.compiler.set_stance(skip_guard_eval_unsafe=key in self.warm):
                 loss = graph(params, states, self._lr, *(batch[k] for k in _BATCH_KEYS))

@@ -105,10 +105,14 @@ def expectations(res:dict) -> list: # the results (`runs` filled in)
          'holds': _lower_apart(acnp, cnp, 'mean')}]
 
 # %% ../nbs/07h_shelf_protocol.ipynb #6790ea47
+def _last3(r:dict) -> float: # a results row
+    "The mean of a run's last three validation losses."
+    v = [x for _, x in r['val_curve'][-3:]]
+    return sum(v)/len(v)
+
 def pick_lr(rows:dict) -> str: # outer step size (as text) -> results row
     "The step size whose run's last three validation losses average lowest."
-    last = lambda r: sum(v for _, v in r['val_curve'][-3:])/len(r['val_curve'][-3:])
-    return min(rows, key=lambda lr: last(rows[lr]))
+    return min(rows, key=lambda lr: _last3(rows[lr]))
 
 def run_setup(name:str, s:dict, val_tasks:int=100, # the setup's name and its `setups` entry
               lrs:tuple=SET_LRS) -> dict: # the set encoders' candidate outer step sizes
@@ -125,8 +129,7 @@ def run_setup(name:str, s:dict, val_tasks:int=100, # the setup's name and its `s
         if n in SET_ENCODERS:
             tried = {f'{lr:g}': run(regression_learner(n, lr)) for lr in lrs}
             r = tried[pick_lr(tried)]
-            r['lr_search'] = {lr: {'val_last3': sum(v for _, v in t['val_curve'][-3:])/len(t['val_curve'][-3:]),
-                                   'train_cpu_s': t['train_cpu_s']} for lr, t in tried.items()}
+            r['lr_search'] = {lr: {'val_last3': _last3(t), 'train_cpu_s': t['train_cpu_s']} for lr, t in tried.items()}
         else: r = run(shape_learner(n, s['family'].ways, *s['model']) if shape else regression_learner(n))
         r.setdefault('meta_steps', s['steps'])
         r['meta_batch'], r['eval_tasks'] = s['meta_batch'], s['tasks']
