@@ -205,7 +205,7 @@ def data_main(argv:list=None): # the arguments (default: `sys.argv[1:]`)
 # %% ../nbs/10_cli.ipynb #27c68451
 _TRAIN_COMMON = ('family', 'data', 'algo', 'model', 'widths', 'activation', 'init', 'init_from', 'zero_head', 'hidden', 'norm', 'loss', 'shots', 'queries', 'meta_batch', 'inner_steps',
                  'inner_lr', 'outer_opt', 'outer_lr', 'execution', 'steps', 'seed', 'out', 'resume', 'eval_every',
-                 'ckpt_every', 'val_tasks', 'threads', 'quiet', 'nproc', 'port', 'max_restarts', 'fallback', 'safeguard', 'compile', 'sampler')
+                 'ckpt_every', 'log_every', 'val_tasks', 'threads', 'quiet', 'nproc', 'port', 'max_restarts', 'fallback', 'safeguard', 'compile', 'sampler')
 def _widths(text):
     try: w = [int(v) for v in text.split(',') if v.strip()]
     except ValueError: w = None
@@ -255,6 +255,8 @@ def train_parser():
       "checkpoint before it (checkpoint.prev.pt); the damaged file is kept as checkpoint.damaged.pt")
     a('--eval-every', type=int, default=1000, metavar='N', help='validation loss every N steps (default: 1000; 0: never)')
     a('--ckpt-every', type=int, default=1000, metavar='N', help='checkpoint every N steps (default: 1000; always at the end)')
+    a('--log-every', type=int, default=None, metavar='N', help="TensorBoard: the mean meta-loss of every N steps (default: 10, "
+      "or steps/1000 for longer runs, as TensorBoard shows 1000 points of a curve)")
     a('--val-tasks', type=int, default=100, metavar='N', help='fixed validation tasks (default: 100)')
     a('--safeguard', action='store_true', help="validation adapts with the safeguarded inner step (metamr_eval --safeguard); "
       "training itself is unchanged")
