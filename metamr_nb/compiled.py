@@ -15,26 +15,38 @@ __all__ = ['torch_tasks', 'compile_status', 'CompiledMetaStep']
 
 # %% ../nbs/04c_compiled.ipynb #9bde5a04
 def torch_tasks(family): # a task family
-    "A function (T, K, Q, generator=None) → `as_batch` tensors that draws `family`'s tasks with torch; None where there is none."
+    """A function (T, K, Q, generator=None) → `as_batch` tensors that draws `family`'s tasks with torch; None where there is none.
+    In two parts, for a compiled graph to take in the second: `.draw(T, K, Q, generator)`, the random numbers (one call,
+    or three with noise), and `.decoder(K, Q)`, the function that makes tasks of them with tensor operations alone."""
     from metamr_nb.signals import Sinusoid  # (the data layer itself needs no torch)
     if type(family) is not Sinusoid: return None
     (slo, shi), (qlo, qhi) = family._x_bounds(None)
     s_sd, q_sd = family._noise_std(None)
     bounds = [family.ranges[k] for k in ('amplitude', 'phase', 'frequency')]
-    scales = {}  # (K, Q) → each number's low end and width
+    decoders = {}  # (K, Q) → its decoder, made once (a compiled graph's key names it)
+    def draw(T:int, K:int, Q:int, generator:torch.Generator=None) -> dict:
+        # one uniform draw per task holds all its numbers: A, φ, f, then K support and Q query inputs
+        raw = {'u': torch.rand(T, 3 + K + Q, generator=generator)}
+        if s_sd: raw['noise_support'] = torch.randn(T, K, 1, generator=generator)
+        if q_sd: raw['noise_query'] = torch.randn(T, Q, 1, generator=generator)
+        return raw
+    def decoder(K:int, Q:int):
+        if (K, Q) in decoders: return decoders[K, Q]
+        low = torch.tensor([lo for lo, _ in bounds] + [slo]*K + [qlo]*Q)
+        width = torch.tensor([hi - lo for lo, hi in bounds] + [shi - slo]*K + [qhi - qlo]*Q)
+        def decode(raw:dict) -> dict:
+            u = torch.addcmul(low, raw['u'], width)  # each number scaled to its range in one fused multiply-add
+            A, phi, f, x = u[:, 0, None, None], u[:, 1, None, None], u[:, 2, None, None], u[:, 3:, None]
+            y = A*torch.sin(f*x - phi)
+            ys, yq = y[:, :K], y[:, K:]
+            if s_sd: ys = ys + s_sd*raw['noise_support']
+            if q_sd: yq = yq + q_sd*raw['noise_query']
+            return {'x_support': x[:, :K], 'y_support': ys, 'x_query': x[:, K:], 'y_query': yq}
+        decoders[K, Q] = decode
+        return decode
     def sample(T:int, K:int, Q:int, generator:torch.Generator=None) -> dict:
-        # one uniform draw per task holds all its numbers: A, φ, f, then K support and Q query inputs, each
-        # scaled to its range in one fused multiply-add (a meta-batch in a handful of calls, not one per number)
-        if (K, Q) not in scales:
-            scales[K, Q] = (torch.tensor([lo for lo, _ in bounds] + [slo]*K + [qlo]*Q),
-                            torch.tensor([hi - lo for lo, hi in bounds] + [shi - slo]*K + [qhi - qlo]*Q))
-        u = torch.addcmul(scales[K, Q][0], torch.rand(T, 3 + K + Q, generator=generator), scales[K, Q][1])
-        A, phi, f, x = u[:, 0, None, None], u[:, 1, None, None], u[:, 2, None, None], u[:, 3:, None]
-        y = A*torch.sin(f*x - phi)
-        ys, yq = y[:, :K], y[:, K:]
-        if s_sd: ys = ys + s_sd*torch.randn(ys.shape, generator=generator)
-        if q_sd: yq = yq + q_sd*torch.randn(yq.shape, generator=generator)
-        return {'x_support': x[:, :K], 'y_support': ys, 'x_query': x[:, K:], 'y_query': yq}
+        return decoder(K, Q)(draw(T, K, Q, generator))
+    sample.draw, sample.decoder = draw, decoder
     return sample
 
 # %% ../nbs/04c_compiled.ipynb #07ecf9b5
@@ -58,11 +70,12 @@ def _adam_state(opt:torch.optim.Optimizer, p:torch.Tensor) -> tuple:
     return st['step'], st['exp_avg'], st['exp_avg_sq']
 
 # %% ../nbs/04c_compiled.ipynb #9a496b23
-def _meta_step_graph(model, names, algo, inner_steps, inner_lr, kind, betas, eps):
-    "The function that becomes one graph: (params, Adam states, lr, support and query tensors) → mean query loss; updates in place."
-    def graph(params:list, states:list, lr, xs, ys, xq, yq):
+def _meta_step_graph(model, names, algo, inner_steps, inner_lr, kind, betas, eps, inputs=None, decode=None):
+    """The function that becomes one graph: (params, Adam states, lr, *batch tensors) → mean query loss; updates in place.
+    The batch tensors are the support and query tensors, or, with `decode`, the raw draws named `inputs` that it makes them of."""
+    def graph(params:list, states:list, lr, *tensors):
         with torch.no_grad():
-            batch = {'x_support': xs, 'y_support': ys, 'x_query': xq, 'y_query': yq}
+            batch = decode(dict(zip(inputs, tensors))) if decode is not None else dict(zip(_BATCH_KEYS, tensors))
             d, l = fused_direction(model, dict(zip(names, params)), batch, algo, inner_steps, inner_lr, 'mse')
             for i, (p, k) in enumerate(zip(params, names)):
                 if kind == 'sgd': p.sub_(lr*d[k]); continue
@@ -129,27 +142,30 @@ class CompiledMetaStep:
         self._lr, self.warm = torch.zeros(()), set()  # warm: the keys whose graph has run once (compiled and checked)
         self.use_direct, self.direct, self._fns = bool(direct), {}, {}  # direct: key → the warm graph as a plain function
 
-    def _graph(self, batch:dict):
-        "The compiled graph for the learner's inner-loop settings and the batch's shapes (compiled on first use, then kept)."
+    def _graph(self, batch:dict, names:tuple, decode=None):
+        "The compiled graph for the learner's inner-loop settings, the batch's shapes and its decoder (compiled on first use, then kept)."
         l = self.learner
         settings = (l.algo, int(l.inner_steps), float(l.inner_lr))
         p = next(iter(l.params.values()))
-        key = settings + tuple(tuple(batch[k].shape) for k in _BATCH_KEYS) + (p.dtype, p.device, batch['x_support'].dtype)
+        key = settings + (decode,) + tuple((k, tuple(batch[k].shape), batch[k].dtype) for k in names) + (p.dtype, p.device)
         if key not in self.graphs:
             # a code object of its own for each graph: dynamo keeps its compiled versions per code object and, with
             # fullgraph, fails outright past 8 of them, which a process making many graphs (a benchmark) would reach
-            fn = self._fns[key] = _own_code(_meta_step_graph(l.model, list(l.params), *settings, *self.kind))
+            fn = self._fns[key] = _own_code(_meta_step_graph(l.model, list(l.params), *settings, *self.kind, names, decode))
             self.graphs[key] = torch.compile(fn, dynamic=False, fullgraph=True, options=_inductor_options(self.cpp_wrapper))
         return key, self.graphs[key]
 
-    def __call__(self, batch:dict) -> dict: # `as_batch` tensors with query points
+    def __call__(self,
+                 batch:dict, # `as_batch` tensors with query points; with `decode`, the raw draws it makes them of
+                 decode=None) -> dict: # e.g. `torch_tasks(family).decoder(K, Q)`: it joins the graph
         "One meta-step: the learner's parameters and its optimiser's state move in place; returns {'loss', 'outer_lr'}."
         l, params = self.learner, list(self.learner.params.values())
         states = [_adam_state(l.opt, p) for p in params] if self.kind[0] == 'adam' else []
         lr = l.opt.param_groups[0]['lr']
         self._lr.fill_(lr)
-        key, graph = self._graph(batch)
-        args = (params, states, self._lr, *(batch[k] for k in _BATCH_KEYS))
+        names = tuple(sorted(batch)) if decode is not None else _BATCH_KEYS
+        key, graph = self._graph(batch, names, decode)
+        args = (params, states, self._lr, *(batch[k] for k in names))
         # every graph has a code object of its own, compiled once (no dynamic shapes) for the settings, shapes, dtypes and
         # device its key names: once it has run, its guards cannot pick another version. So a warm graph skips them (the
         # tens of µs a check of ~30 input tensors costs), and where torch lets us read the code dynamo wrote for it, runs

@@ -349,10 +349,15 @@ def fit(self:Trainer, steps:int):
     stats, self.stop_requested, good = {'loss': 0.}, False, None
     try:
         while self.step < steps and not self.stop_requested:
-            batch = self.next_batch()
-            if self.device.type != 'cpu': batch = {k: v.to(self.device) for k, v in as_batch(batch).items()}
-            if self.compiled is not None: stats = self.compiled(batch if isinstance(batch, dict) else as_batch(batch))
-            else: stats = fused_meta_step(self.learner, batch) if self.fused else self.learner.meta_step(batch)
+            if self.compiled is not None and self._draw is not None and self.device.type == 'cpu':
+                # tasks drawn by torch join the compiled graph: the random numbers are one call, the tasks made of them graph code
+                raw = self._draw.draw(self.meta_batch, self.shots, self.queries, self.gen)
+                stats = self.compiled(raw, decode=self._draw.decoder(self.shots, self.queries))
+            else:
+                batch = self.next_batch()
+                if self.device.type != 'cpu': batch = {k: v.to(self.device) for k, v in as_batch(batch).items()}
+                if self.compiled is not None: stats = self.compiled(batch if isinstance(batch, dict) else as_batch(batch))
+                else: stats = fused_meta_step(self.learner, batch) if self.fused else self.learner.meta_step(batch)
             self.step += 1
             ckpt = self.ckpt_every and self.step % self.ckpt_every == 0 and self.step < steps
             # the loss every step; the parameters before anything is written (a NaN there shows in the next loss anyway)
