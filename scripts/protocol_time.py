@@ -2,13 +2,15 @@
 one thread, once as it trains by default and once with `--compile --sampler torch`, each followed by `metamr_eval`
 on 1,000 held-out tasks, so that the faster run is seen to learn as well. Writes a results file with provenance.
 
-    python scripts/protocol_time.py --out results/protocol_time.json
+    python scripts/protocol_time.py --reps 3 --out results/protocol_time.json
 
 The compiled run starts from an empty compile cache (TORCHINDUCTOR_CACHE_DIR in a fresh folder): its time includes
 compiling, as a user's first run does; it then runs once more on the cache it filled, as every later run does. Times
 are CPU seconds of the command (user + system, from the OS, its compiler processes included), and the wall time beside
-them; the runs go one after the other, so run this on an otherwise idle machine."""
-import argparse, json, os, resource, shutil, subprocess, sys, tempfile, time
+them. With --reps R the three runs are made R times in turn (a fresh compile cache each round), so that a change in the
+machine's speed hits every variant alike; the file gives each variant's median, its every run, and the spread. The
+runs go one after the other: run this on an otherwise idle machine."""
+import argparse, json, os, resource, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,15 +29,15 @@ def _exe(name):
     return exe
 
 
-def run_variant(name:str, extra:list, cache:str, steps:int, work:Path) -> dict:
-    "Train one variant in `work/name` (compile cache `work/cache`, else one of its own), timed, then evaluate it."
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'TORCHINDUCTOR_CACHE_DIR': str(work/(cache or f'{name}_compile_cache'))}
-    cmd = [_exe('metamr_train'), *PROTOCOL, '--steps', str(steps), *extra, '--out', str(work/name)]
+def run_variant(name:str, extra:list, cache:str, steps:int, work:Path, rep:int=0) -> dict:
+    "Train one variant in `work/name` (compile cache `work/cache` of this round, else one of its own), timed, then evaluate it."
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'TORCHINDUCTOR_CACHE_DIR': str(work/f'{cache or name + "_compile_cache"}_{rep}')}
+    cmd = [_exe('metamr_train'), *PROTOCOL, '--steps', str(steps), *extra, '--out', str(work/f'{name}_{rep}')]
     before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall, after = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode: sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
-    ev = subprocess.run([_exe('metamr_eval'), str(work/name), '--tasks', '1000', '--steps', '0,1,5,10', '--json'],
+    ev = subprocess.run([_exe('metamr_eval'), str(work/f'{name}_{rep}'), '--tasks', '1000', '--steps', '0,1,5,10', '--json'],
                         env=env, capture_output=True, text=True)
     if ev.returncode: sys.exit(f"metamr_eval failed ({ev.returncode}):\n{ev.stderr[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -49,15 +51,27 @@ def main(argv=None):
     ap.add_argument('--out', default=None, help='results file to write (default: print only)')
     ap.add_argument('--steps', type=int, default=70_000, help='meta-steps (default: 70000, the protocol)')
     ap.add_argument('--work', default=None, help='folder for the runs (default: a temporary one, removed)')
+    ap.add_argument('--reps', type=int, default=1, help='rounds of the three runs, in turn; medians are reported (default: 1)')
     a = ap.parse_args(argv)
+    if a.reps < 1: ap.error(f'--reps is {a.reps}; it must be at least 1')
     from metamr_nb.training import provenance
     pv = provenance(['python', 'scripts/protocol_time.py', *(argv if argv is not None else sys.argv[1:])])  # before anything is written
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix='protocol_time_'))
-    try: runs = {name: run_variant(name, extra, cache, a.steps, work) for name, (extra, cache) in VARIANTS.items()}
+    rounds = []
+    try:
+        for rep in range(a.reps): rounds.append({name: run_variant(name, extra, cache, a.steps, work, rep) for name, (extra, cache) in VARIANTS.items()})
     finally:
         if not a.work: shutil.rmtree(work, ignore_errors=True)
     pv['threads'] = 1  # each run's --threads 1 (this script itself computes nothing)
-    res = {'provenance': pv, 'steps': a.steps, 'target_cpu_s': 60, 'runs': runs}
+    runs = {}
+    for name in VARIANTS:
+        rs = [r[name] for r in rounds]
+        # training is seeded and deterministic: every round trains the same model, so one evaluation stands for all
+        if any(r['eval'] != rs[0]['eval'] for r in rs): sys.exit(f"{name}: the rounds trained different models; this script assumes seeded runs")
+        cpu, wall = [r['cpu_s'] for r in rs], [r['wall_s'] for r in rs]
+        runs[name] = {**rs[0], 'cpu_s': statistics.median(cpu), 'wall_s': statistics.median(wall), 'cpu_s_runs': cpu, 'wall_s_runs': wall,
+                      'cpu_s_min': min(cpu), 'cpu_s_max': max(cpu)}
+    res = {'provenance': pv, 'steps': a.steps, 'reps': a.reps, 'target_cpu_s': 60, 'runs': runs}
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps(res, indent=1) + '\n')
