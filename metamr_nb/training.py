@@ -363,7 +363,7 @@ def fit(self:Trainer, steps:int):
             # the loss every step; the parameters before anything is written (a NaN there shows in the next loss anyway)
             self._check(stats['loss'], params=ckpt)
             good = stats
-            self._losses.append(stats['loss'])  # TensorBoard gets their mean every log_every steps: a write costs ~0.1 ms
+            self._losses.append(stats['loss'])  # TensorBoard gets their mean every log_every steps: a point costs ~0.15 ms (see below)
             if self.step % self.log_every == 0 or self.step >= steps: self._flush_losses(stats)
             if self.progress: bar.update(1); bar.set_postfix(loss=f"{stats['loss']:.3f}", refresh=False)  # (the string costs per step)
             if self.eval_every and self.step % self.eval_every == 0: self.evaluate()
