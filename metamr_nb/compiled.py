@@ -70,12 +70,13 @@ def _adam_state(opt:torch.optim.Optimizer, p:torch.Tensor) -> tuple:
     return st['step'], st['exp_avg'], st['exp_avg_sq']
 
 # %% ../nbs/04c_compiled.ipynb #9a496b23
-def _meta_step_graph(model, names, algo, inner_steps, inner_lr, kind, betas, eps, inputs=None, decode=None):
+def _meta_step_graph(model, names, algo, inner_steps, inner_lr, kind, betas, eps, inputs, decode=None):
     """The function that becomes one graph: (params, Adam states, lr, *batch tensors) → mean query loss; updates in place.
-    The batch tensors are the support and query tensors, or, with `decode`, the raw draws named `inputs` that it makes them of."""
+    The batch tensors, named `inputs`, are the support and query tensors, or, with `decode`, the raw draws it makes them of."""
     def graph(params:list, states:list, lr, *tensors):
         with torch.no_grad():
-            batch = decode(dict(zip(inputs, tensors))) if decode is not None else dict(zip(_BATCH_KEYS, tensors))
+            batch = dict(zip(inputs, tensors))
+            if decode is not None: batch = decode(batch)
             d, l = fused_direction(model, dict(zip(names, params)), batch, algo, inner_steps, inner_lr, 'mse')
             for i, (p, k) in enumerate(zip(params, names)):
                 if kind == 'sgd': p.sub_(lr*d[k]); continue
@@ -111,7 +112,7 @@ _BATCH_KEYS = ('x_support', 'y_support', 'x_query', 'y_query')
 
 def _direct_call(f):
     """The code dynamo wrote for `f`'s one compiled graph, as a plain function of `f`'s arguments; None where this torch keeps
-    none to read. Calling it runs the graph without dynamo's frame hook and call wrapper, about 0.1 ms less per call."""
+    none to read. Calling it runs the graph without dynamo's frame hook and call wrapper (what that saves: "What it costs" below)."""
     import types
     try:
         from torch._C._dynamo.eval_frame import _debug_get_cache_entry_list  # (private: every failure falls back to dynamo's call)
